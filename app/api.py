@@ -1,0 +1,242 @@
+"""Declared API endpoints: pydantic request/response models, validation in Chinese, OpenAPI 3.
+
+Usage in a feature's routes.py:
+
+    @endpoint(bp, "/platforms/<int:platform_id>", summary="平台详情", tags=["平台"],
+              response=PlatformPublic, auth=None)
+    def platform_detail(platform_id: int): ...
+
+`query=` and `body=` models are parsed and passed to the view as keyword arguments `query` and
+`body`. The view returns a model (serialised as JSON), a `(model, status)` pair, or a Flask
+response. `auth=None` is public; any other value is handed to `app.auth.permissions.authorize`
+before the view runs (a login requirement or a permission action name).
+"""
+from __future__ import annotations
+
+import functools
+import re
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from flask import Blueprint, Response, jsonify, request
+from pydantic import BaseModel, ValidationError
+from pydantic.json_schema import models_json_schema
+
+from .errors import AppError, ValidationFailed
+
+_RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
+
+# Chinese wording of pydantic's error types (anything else: "格式不正确").
+_PYDANTIC_MESSAGES = {
+    "missing": "必填",
+    "string_too_short": "内容太短",
+    "string_too_long": "内容过长",
+    "too_short": "数量不足",
+    "too_long": "数量过多",
+    "int_parsing": "应为整数",
+    "int_type": "应为整数",
+    "float_parsing": "应为数字",
+    "float_type": "应为数字",
+    "bool_parsing": "应为是或否",
+    "bool_type": "应为是或否",
+    "string_type": "应为文字",
+    "greater_than": "数值过小",
+    "greater_than_equal": "数值过小",
+    "less_than": "数值过大",
+    "less_than_equal": "数值过大",
+    "literal_error": "取值不在允许范围内",
+    "enum": "取值不在允许范围内",
+    "extra_forbidden": "不支持该字段",
+    "string_pattern_mismatch": "格式不正确",
+    "date_from_datetime_parsing": "日期格式不正确",
+    "date_parsing": "日期格式不正确",
+    "datetime_parsing": "时间格式不正确",
+    "model_type": "应为对象",
+    "dict_type": "应为对象",
+    "list_type": "应为列表",
+    "value_error": "格式不正确",
+}
+
+
+def validation_details(exc: ValidationError) -> list[dict]:
+    details = []
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err.get("loc", ())) or "body"
+        ctx = err.get("ctx") or {}
+        message = _PYDANTIC_MESSAGES.get(err["type"], "格式不正确")
+        if err["type"] == "string_too_long" and "max_length" in ctx:
+            message = f"内容过长（最多 {ctx['max_length']} 字）"
+        elif err["type"] == "value_error" and ctx.get("error"):
+            # Our own validators raise ValueError with a Chinese message.
+            message = str(ctx["error"])
+        details.append({"field": where, "message": message})
+    return details
+
+
+def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        details = validation_details(exc)
+        first = details[0] if details else {"field": "", "message": "格式不正确"}
+        raise ValidationFailed(
+            f"{first['field']}：{first['message']}" if first["field"] else first["message"],
+            details=details,
+        ) from None
+
+
+@dataclass
+class Operation:
+    rule: str
+    method: str
+    summary: str
+    tags: list[str]
+    query: type[BaseModel] | None
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    status: int
+    auth: str | None
+    description: str = ""
+    path_params: dict[str, str] = field(default_factory=dict)
+
+
+OPERATIONS: list[Operation] = []
+
+
+def _query_data(model: type[BaseModel]) -> dict:
+    data: dict[str, Any] = {}
+    for key in request.args:
+        values = request.args.getlist(key)
+        annotation = model.model_fields.get(key)
+        is_list = annotation is not None and "list" in str(annotation.annotation).lower()
+        data[key] = values if is_list else values[-1]
+    return data
+
+
+def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), summary: str,
+             tags: list[str], query: type[BaseModel] | None = None,
+             body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
+             status: int = 200, auth: str | None = "login", description: str = "") -> Callable:
+    def decorate(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(**kwargs):
+            if auth is not None:
+                from .auth.permissions import authorize
+
+                authorize(auth)
+            if query is not None:
+                kwargs["query"] = parse_model(query, _query_data(query))
+            if body is not None:
+                payload = request.get_json(silent=True)
+                if not isinstance(payload, dict):
+                    raise AppError("请求内容应为 JSON 对象", code="invalid_json", status=400)
+                kwargs["body"] = parse_model(body, payload)
+            result = view(**kwargs)
+            return _to_response(result, status)
+
+        prefix = bp.url_prefix or ""
+        full_rule = prefix + rule
+        params = {name: (conv or "string") for conv, name in _RULE_PARAM.findall(full_rule)}
+        for method in methods:
+            OPERATIONS.append(Operation(
+                rule=full_rule, method=method.lower(), summary=summary, tags=tags, query=query,
+                body=body, response=response, status=status, auth=auth,
+                description=description or (view.__doc__ or "").strip(), path_params=params,
+            ))
+        bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods))
+        return wrapper
+
+    return decorate
+
+
+def _to_response(result: Any, default_status: int):
+    status = default_status
+    if isinstance(result, tuple):
+        result, status = result
+    if isinstance(result, Response):
+        return result
+    if isinstance(result, BaseModel):
+        return jsonify(result.model_dump(mode="json")), status
+    return jsonify(result), status
+
+
+def openapi_document(title: str, version: str) -> dict:
+    models: set[type[BaseModel]] = set()
+    for op in OPERATIONS:
+        for m in (op.body, op.response):
+            if m is not None:
+                models.add(m)
+    ordered = sorted(models, key=lambda m: m.__name__)
+    _, defs = models_json_schema(
+        [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
+    )
+    schemas = defs.get("$defs", {})
+
+    paths: dict[str, dict] = {}
+    for op in OPERATIONS:
+        path = _RULE_PARAM.sub(lambda m: "{" + m.group(2) + "}", op.rule)
+        item: dict[str, Any] = {
+            "summary": op.summary,
+            "tags": op.tags,
+            "operationId": f"{op.method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
+            "responses": {
+                str(op.status): {
+                    "description": "成功",
+                    **({"content": {"application/json": {"schema": {
+                        "$ref": f"#/components/schemas/{op.response.__name__}"}}}}
+                       if op.response else {}),
+                },
+                "default": {"description": "错误", "content": {"application/json": {
+                    "schema": {"$ref": "#/components/schemas/Error"}}}},
+            },
+        }
+        if op.description:
+            item["description"] = op.description
+        parameters = [
+            {"name": name, "in": "path", "required": True,
+             "schema": {"type": "integer" if conv == "int" else "string"}}
+            for name, conv in op.path_params.items()
+        ]
+        if op.query is not None:
+            qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
+            required = set(qschema.get("required", []))
+            for name, prop in qschema.get("properties", {}).items():
+                param = {"name": name, "in": "query", "required": name in required,
+                         "schema": prop}
+                if "description" in prop:
+                    param["description"] = prop["description"]
+                parameters.append(param)
+        if parameters:
+            item["parameters"] = parameters
+        if op.body is not None:
+            item["requestBody"] = {"required": True, "content": {"application/json": {
+                "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
+        if op.auth is not None:
+            item["security"] = [{"bearerToken": []}, {"staffSession": []}]
+            item["x-permission"] = op.auth
+        paths.setdefault(path, {})[op.method] = item
+
+    schemas["Error"] = {
+        "type": "object",
+        "required": ["error", "message"],
+        "properties": {
+            "error": {"type": "string", "description": "稳定的错误代码"},
+            "message": {"type": "string", "description": "中文提示，可直接展示给用户"},
+            "request_id": {"type": "string"},
+            "details": {"type": "array", "items": {"type": "object"}},
+        },
+    }
+    return {
+        "openapi": "3.0.3",
+        "info": {"title": title, "version": version},
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "bearerToken": {"type": "http", "scheme": "bearer",
+                                "description": "小程序登录后获得的会话令牌"},
+                "staffSession": {"type": "apiKey", "in": "cookie", "name": "staff_session",
+                                 "description": "工作人员控制台登录会话"},
+            },
+        },
+    }

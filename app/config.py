@@ -1,0 +1,121 @@
+"""Settings from the environment, with an embedded default that runs on a bare machine.
+
+Every setting has the usual name (DATABASE_URL, REDIS_URL, PORT, SECRET_KEY, WECHAT_*). Without
+WeChat credentials the product runs in *sandbox mode* against the local fake WeChat server.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE_DIR = ROOT / "instance"
+
+# Development-only secrets: used on the embedded default, refused in production (see check()).
+DEV_SECRET = "dev-only-secret-change-me"
+
+
+class ConfigError(RuntimeError):
+    """A setting is missing or wrong; raised at start-up, never later."""
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+@dataclass(frozen=True)
+class Config:
+    database_url: str = f"sqlite:///{INSTANCE_DIR / 'yshsl.db'}"
+    # Empty: use the in-process Redis stand-in (embedded default only).
+    redis_url: str = ""
+    port: int = 5000
+    secret_key: str = DEV_SECRET
+    # Key for encrypting phone numbers at rest (Fernet, urlsafe base64 of 32 bytes) and the
+    # key of the lookup hash. Kept outside the database (PIPL).
+    data_key: str = ""
+    lookup_key: str = ""
+
+    # WeChat mini-program and Official Account. All empty → sandbox mode.
+    wechat_mp_appid: str = ""
+    wechat_mp_secret: str = ""
+    wechat_oa_appid: str = ""
+    wechat_oa_secret: str = ""
+    wechat_oa_token: str = ""
+    wechat_oa_aes_key: str = ""
+    # Redirect every WeChat call here (the local fake). Unset in production.
+    wechat_api_base: str = ""
+    wechat_timeout_seconds: float = 5.0
+    # Access-token refreshes allowed per app per minute before we stop and report (WECHAT.md trap 3).
+    wechat_token_refresh_cap: int = 3
+
+    session_ttl_hours: int = 24 * 7
+    staff_session_ttl_hours: int = 12
+    staff_lockout_attempts: int = 5
+    staff_lockout_minutes: int = 15
+
+    log_level: str = "INFO"
+    testing: bool = False
+    # Demo and sandbox helpers (make run).
+    sandbox: bool = field(default=False)
+
+    @classmethod
+    def from_env(cls, **overrides) -> "Config":
+        env = os.environ
+        values = dict(
+            database_url=env.get("DATABASE_URL") or cls.database_url,
+            redis_url=env.get("REDIS_URL", ""),
+            port=_env_int("PORT", 5000),
+            secret_key=env.get("SECRET_KEY") or DEV_SECRET,
+            data_key=env.get("DATA_ENCRYPTION_KEY", ""),
+            lookup_key=env.get("DATA_LOOKUP_KEY", ""),
+            wechat_mp_appid=env.get("WECHAT_MP_APPID", ""),
+            wechat_mp_secret=env.get("WECHAT_MP_SECRET", ""),
+            wechat_oa_appid=env.get("WECHAT_OA_APPID", ""),
+            wechat_oa_secret=env.get("WECHAT_OA_SECRET", ""),
+            wechat_oa_token=env.get("WECHAT_OA_TOKEN", ""),
+            wechat_oa_aes_key=env.get("WECHAT_OA_AES_KEY", ""),
+            wechat_api_base=env.get("WECHAT_API_BASE", ""),
+            wechat_token_refresh_cap=_env_int("WECHAT_TOKEN_REFRESH_CAP", 3),
+            log_level=env.get("LOG_LEVEL", "INFO"),
+        )
+        values.update(overrides)
+        values["sandbox"] = not values["wechat_mp_appid"]
+        known = {f.name for f in fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ConfigError(f"unknown settings: {sorted(unknown)}")
+        return cls(**values).check()
+
+    def with_(self, **changes) -> "Config":
+        return replace(self, **changes).check()
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    def check(self) -> "Config":
+        """Refuse unsafe or inconsistent settings at start-up."""
+        if not self.sandbox:
+            missing = [
+                name
+                for name in ("secret_key", "data_key", "lookup_key", "wechat_mp_secret")
+                if not getattr(self, name) or getattr(self, name) == DEV_SECRET
+            ]
+            if missing:
+                raise ConfigError(
+                    "production mode (WECHAT_MP_APPID set) requires: "
+                    + ", ".join(m.upper() for m in missing)
+                )
+        oa = [self.wechat_oa_appid, self.wechat_oa_token]
+        if any(oa) and not all(oa):
+            raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")
+        if self.wechat_oa_aes_key and len(self.wechat_oa_aes_key) != 43:
+            raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
+        return self

@@ -1,0 +1,134 @@
+"""Database access: one engine per app, one session per request / job / CLI command.
+
+Services take a session and never commit; the entry point (request, chat message, job) commits
+once. Outside a request use `session_scope()`.
+"""
+from __future__ import annotations
+
+import contextlib
+from datetime import datetime, timezone
+from typing import Iterator
+
+from flask import current_app, g, has_app_context
+from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class UTCDateTime(TypeDecorator):
+    """Timezone-aware UTC datetimes on every backend (SQLite stores naive values)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given; use UTC-aware datetimes")
+        return value.astimezone(timezone.utc)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=timezone.utc)
+        return value.astimezone(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class TimestampMixin:
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+def make_engine(url: str) -> Engine:
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # pysqlite's own transaction handling breaks SAVEPOINT; let SQLAlchemy emit BEGIN.
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """Holds the engine and session factory of one app."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self.factory: sessionmaker[Session] | None = None
+
+    def init_app(self, app) -> None:
+        self.engine = make_engine(app.config["APP"].database_url)
+        self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
+        app.extensions["db"] = self
+
+        @app.teardown_appcontext
+        def _close(exc):
+            session = g.pop("db_session", None)
+            if session is not None:
+                if exc is not None:
+                    session.rollback()
+                session.close()
+
+    def new_session(self) -> Session:
+        assert self.factory is not None, "Database not initialised"
+        return self.factory()
+
+    @contextlib.contextmanager
+    def session_scope(self) -> Iterator[Session]:
+        """A session for jobs and commands: commit on success, roll back on error."""
+        session = self.new_session()
+        try:
+            yield session
+            session.commit()
+        except BaseException:
+            session.rollback()
+            raise
+        finally:
+            session.close()
+
+
+def get_db() -> Database:
+    return current_app.extensions["db"]
+
+
+def get_session() -> Session:
+    """The session of the current request or app context (created on first use)."""
+    if not has_app_context():
+        raise RuntimeError("get_session() needs an app context; use Database.session_scope()")
+    session = g.get("db_session")
+    if session is None:
+        session = get_db().new_session()
+        g.db_session = session
+    return session

@@ -1,0 +1,1 @@
+"""Outbox and inbox tables (see services.py and dispatcher.py)."""

@@ -1,0 +1,53 @@
+"""Alembic environment: URL from DATABASE_URL (or the embedded default), metadata from app models."""
+from __future__ import annotations
+
+from alembic import context
+from sqlalchemy import pool
+
+from app import import_models
+from app.config import INSTANCE_DIR, Config
+from app.db import Base, make_engine
+
+import_models()
+target_metadata = Base.metadata
+
+
+def _url() -> str:
+    override = context.config.attributes.get("database_url")
+    if override:
+        return override
+    url = Config.from_env().database_url
+    if url.startswith("sqlite"):
+        INSTANCE_DIR.mkdir(exist_ok=True)
+    return url
+
+
+def run_offline() -> None:
+    context.configure(url=_url(), target_metadata=target_metadata, literal_binds=True,
+                      render_as_batch=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+def run_online() -> None:
+    connection = context.config.attributes.get("connection")
+    if connection is not None:
+        _run(connection)
+        return
+    engine = make_engine(_url())
+    engine.pool = pool.NullPool(engine.pool._creator)  # one-shot: no pooled connections left
+    with engine.connect() as conn:
+        _run(conn)
+
+
+def _run(connection) -> None:
+    context.configure(connection=connection, target_metadata=target_metadata,
+                      render_as_batch=connection.dialect.name == "sqlite", compare_type=True)
+    with context.begin_transaction():
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    run_offline()
+else:
+    run_online()
