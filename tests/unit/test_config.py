@@ -1,0 +1,45 @@
+import pytest
+
+from app.config import Config, ConfigError
+
+
+def test_embedded_default_is_sandbox_on_sqlite(monkeypatch):
+    for name in ("DATABASE_URL", "REDIS_URL", "WECHAT_MP_APPID", "PORT"):
+        monkeypatch.delenv(name, raising=False)
+    cfg = Config.from_env()
+    assert cfg.sandbox is True
+    assert cfg.is_sqlite and cfg.redis_url == "" and cfg.port == 5000
+
+
+def test_production_refuses_missing_secrets(monkeypatch):
+    monkeypatch.setenv("WECHAT_MP_APPID", "wx123")
+    monkeypatch.delenv("SECRET_KEY", raising=False)
+    with pytest.raises(ConfigError) as err:
+        Config.from_env()
+    text = str(err.value)
+    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "WECHAT_MP_SECRET"):
+        assert name in text
+
+
+def test_production_with_all_secrets(monkeypatch):
+    monkeypatch.setenv("WECHAT_MP_APPID", "wx123")
+    monkeypatch.setenv("WECHAT_MP_SECRET", "s")
+    monkeypatch.setenv("SECRET_KEY", "k" * 40)
+    monkeypatch.setenv("DATA_ENCRYPTION_KEY", "x")
+    monkeypatch.setenv("DATA_LOOKUP_KEY", "y")
+    assert Config.from_env().sandbox is False
+
+
+def test_bad_port_and_aes_key(monkeypatch):
+    monkeypatch.setenv("PORT", "abc")
+    with pytest.raises(ConfigError):
+        Config.from_env()
+    monkeypatch.setenv("PORT", "8000")
+    monkeypatch.setenv("WECHAT_OA_AES_KEY", "short")
+    with pytest.raises(ConfigError):
+        Config.from_env()
+
+
+def test_unknown_override_refused():
+    with pytest.raises(ConfigError):
+        Config.from_env(no_such_setting=1)
