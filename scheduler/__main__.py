@@ -24,6 +24,9 @@ def leadership(app, poll_seconds: float = 15.0):
     engine = app.extensions["db"].engine
     if engine.dialect.name == "postgresql":
         conn = engine.connect()
+        # Detached: closing it ends the database session, which releases the advisory lock
+        # (a pooled connection would keep the lock after close).
+        conn.detach()
         try:
             while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}).scalar():
                 log.info("standing by: another scheduler is active")
@@ -32,7 +35,7 @@ def leadership(app, poll_seconds: float = 15.0):
             conn.commit()
             yield
         finally:
-            conn.close()  # closing the session releases the advisory lock
+            conn.close()
     else:
         INSTANCE_DIR.mkdir(exist_ok=True)
         with open(INSTANCE_DIR / "scheduler.lock", "w") as fh:
