@@ -60,6 +60,9 @@ class Config:
     staff_lockout_attempts: int = 5
     staff_lockout_minutes: int = 15
 
+    # Number of reverse proxies in front of the web service (for the client address and scheme).
+    trusted_proxies: int = 0
+
     log_level: str = "INFO"
     testing: bool = False
     # Demo and sandbox helpers (make run).
@@ -83,6 +86,12 @@ class Config:
             wechat_oa_aes_key=env.get("WECHAT_OA_AES_KEY", ""),
             wechat_api_base=env.get("WECHAT_API_BASE", ""),
             wechat_token_refresh_cap=_env_int("WECHAT_TOKEN_REFRESH_CAP", 3),
+            wechat_timeout_seconds=float(_env_int("WECHAT_TIMEOUT_SECONDS", 5)),
+            session_ttl_hours=_env_int("SESSION_TTL_HOURS", 24 * 7),
+            staff_session_ttl_hours=_env_int("STAFF_SESSION_TTL_HOURS", 12),
+            staff_lockout_attempts=_env_int("STAFF_LOCKOUT_ATTEMPTS", 5),
+            staff_lockout_minutes=_env_int("STAFF_LOCKOUT_MINUTES", 15),
+            trusted_proxies=_env_int("TRUSTED_PROXIES", 0),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
         values.update(overrides)

@@ -93,13 +93,17 @@ class Database:
         self.factory = sessionmaker(bind=self.engine, expire_on_commit=False)
         app.extensions["db"] = self
 
-        @app.teardown_appcontext
         def _close(exc):
             session = g.pop("db_session", None)
             if session is not None:
                 if exc is not None:
                     session.rollback()
                 session.close()
+
+        # A request closes its session when it ends, even when it ran inside an app context
+        # that stays open (a CLI command or a test); plain app contexts close theirs on exit.
+        app.teardown_request(_close)
+        app.teardown_appcontext(_close)
 
     def new_session(self) -> Session:
         assert self.factory is not None, "Database not initialised"

@@ -18,9 +18,9 @@ def main() -> None:
     host = os.environ.get("HOST", "127.0.0.1")
     fake = None
     if config.sandbox and not config.wechat_api_base:
-        from .wechat.fake import FakeWechatServer
+        from .wechat.fake import FakeWechat
 
-        fake = FakeWechatServer(port=int(os.environ.get("FAKE_WECHAT_PORT", "0")))
+        fake = FakeWechat(port=int(os.environ.get("FAKE_WECHAT_PORT", "0")))
         fake.start()
         config = config.with_(wechat_api_base=fake.base_url)
 

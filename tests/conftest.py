@@ -7,6 +7,7 @@ database index in that URL is flushed between tests — never point it at data y
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import uuid
 
@@ -28,13 +29,15 @@ def _normalise_pg(url: str) -> str:
     return url
 
 
-@pytest.fixture(scope="session")
-def database_url(tmp_path_factory):
+@contextlib.contextmanager
+def scratch_database(tmp_dir, prefix: str):
+    """A new empty database, dropped afterwards: a SQLite file in tmp_dir, or a uniquely named
+    PostgreSQL database on the TEST_DATABASE_URL server."""
     if not TEST_DATABASE_URL:
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+        yield f"sqlite:///{tmp_dir / (prefix + '.db')}"
         return
     admin_url = make_url(_normalise_pg(TEST_DATABASE_URL))
-    name = f"yshsl_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
@@ -42,15 +45,40 @@ def database_url(tmp_path_factory):
         yield admin_url.set(database=name).render_as_string(hide_password=False)
     finally:
         with admin.connect() as conn:
-            conn.execute(text(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
-            ), {"n": name})
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}"'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
 
 
 @pytest.fixture(scope="session")
-def config(database_url) -> Config:
+def database_url(tmp_path_factory):
+    with scratch_database(tmp_path_factory.mktemp("db"), "yshsl_test") as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def fake_wechat():
+    """The local fake WeChat server (app/wechat/fake.py), one per test session."""
+    from app.wechat.fake import FakeWechat
+
+    fake = FakeWechat().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(autouse=True)
+def _reset_fake_wechat(request):
+    """Every test sees a fresh fake: no calls, tokens, used codes or fault switches."""
+    if "fake_wechat" not in request.fixturenames:
+        yield
+        return
+    fake = request.getfixturevalue("fake_wechat")
+    fake.reset()
+    yield
+    fake.reset()
+
+
+@pytest.fixture(scope="session")
+def config(database_url, fake_wechat) -> Config:
     return Config.from_env(
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
@@ -58,6 +86,7 @@ def config(database_url) -> Config:
         secret_key="test-secret",
         log_level="WARNING",
         wechat_mp_appid="",
+        wechat_api_base=fake_wechat.base_url,
     )
 
 
