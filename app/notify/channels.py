@@ -1,0 +1,263 @@
+"""Delivery channels behind the outbox dispatcher.
+
+A channel works in two steps so that no network call ever happens inside a database transaction
+(on SQLite a transaction holds the write lock; on PostgreSQL it would hold row locks):
+
+- ``prepare(row, session) -> Delivery | Outcome`` runs inside the dispatcher's transaction: look
+  up what the send needs (an openid, a subscription credit…). Returning an ``Outcome`` settles the
+  step without a network call (the inbox channel does its whole job here; "no openid" is a skip).
+- ``send(delivery) -> Outcome`` runs outside any transaction and does the network call. It gets
+  a plain ``Delivery`` value, never an ORM object.
+
+Outcomes: sent / retry(after) / failed (this channel refused for good) / unknown (the request went
+out, no answer came back: never repeated automatically) / skip (not applicable: fall through to the
+next channel, e.g. 43101 no subscription credit).
+
+Per notice kind, CHANNEL_ORDER lists the external channels to try in turn. The in-app inbox is not
+in the list: it always gets its copy first, so nothing is lost when WeChat refuses.
+"""
+from __future__ import annotations
+
+import enum
+import logging
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from .models import NOTICE_KINDS, AttemptOutcome, InboxItem, OutboxMessage
+
+log = logging.getLogger(__name__)
+
+DETAIL_MAX = 500
+
+# WeChat errcodes meaning "this channel cannot reach this person now; try the next one".
+SKIP_ERRCODES = frozenset({
+    43101,  # no subscription credit left
+    43004,  # not following the Official Account
+    45015,  # outside the 48-hour customer-service window
+    45047,  # customer-service message limit reached in the window
+    40003,  # invalid openid for this app
+})
+
+
+class Result(str, enum.Enum):
+    sent = "sent"
+    retry = "retry"
+    failed = "failed"
+    unknown = "unknown"
+    skip = "skip"
+
+
+_ATTEMPT = {
+    Result.sent: AttemptOutcome.sent, Result.retry: AttemptOutcome.retry,
+    Result.failed: AttemptOutcome.failed, Result.unknown: AttemptOutcome.unknown,
+    Result.skip: AttemptOutcome.skipped,
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    result: Result
+    retry_after: float | None = None  # seconds; a floor for the dispatcher's backoff
+    errcode: int | None = None
+    detail: str = ""                  # WeChat's answer or our note; nothing personal
+
+    @classmethod
+    def sent(cls, detail: str = "") -> "Outcome":
+        return cls(Result.sent, detail=detail)
+
+    @classmethod
+    def retry(cls, after: float | None = None, detail: str = "",
+              errcode: int | None = None) -> "Outcome":
+        return cls(Result.retry, retry_after=after, errcode=errcode, detail=detail)
+
+    @classmethod
+    def failed(cls, detail: str, errcode: int | None = None) -> "Outcome":
+        return cls(Result.failed, errcode=errcode, detail=detail)
+
+    @classmethod
+    def unknown(cls, detail: str, errcode: int | None = None) -> "Outcome":
+        return cls(Result.unknown, errcode=errcode, detail=detail)
+
+    @classmethod
+    def skip(cls, detail: str, errcode: int | None = None) -> "Outcome":
+        return cls(Result.skip, errcode=errcode, detail=detail)
+
+    @property
+    def attempt_outcome(self) -> AttemptOutcome:
+        return _ATTEMPT[self.result]
+
+    @property
+    def short_detail(self) -> str:
+        return self.detail[:DETAIL_MAX]
+
+
+def outcome_from_wechat_error(exc: Any) -> Outcome:
+    """Map app.wechat.errors.WechatError (duck-typed: errcode, errmsg, outcome, retry_after)."""
+    errcode = getattr(exc, "errcode", None)
+    errmsg = getattr(exc, "errmsg", None) or getattr(exc, "code", "")
+    detail = f"errcode={errcode} {errmsg}" if errcode is not None else str(errmsg)
+    verdict = getattr(getattr(exc, "outcome", None), "value", "retryable")
+    if verdict == "unknown":
+        return Outcome.unknown(detail or "请求已发出，未收到微信答复", errcode)
+    if errcode in SKIP_ERRCODES:
+        return Outcome.skip(detail, errcode)
+    if verdict == "permanent":
+        return Outcome.failed(detail, errcode)
+    return Outcome.retry(getattr(exc, "retry_after", None), detail, errcode)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """What an external channel needs to send one notice (plain values only)."""
+
+    outbox_id: int
+    recipient_id: int
+    kind: str
+    title: str
+    body: str
+    link: str | None
+    payload: dict | None
+    target: str | None = None  # openid, robot key…
+    extra: dict = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, row: OutboxMessage, target: str | None = None, **extra: Any) -> "Delivery":
+        return cls(outbox_id=row.id, recipient_id=row.recipient_id, kind=row.kind,
+                   title=row.title, body=row.body, link=row.link,
+                   payload=dict(row.payload) if row.payload else None, target=target,
+                   extra=extra)
+
+
+@runtime_checkable
+class Channel(Protocol):
+    name: str
+
+    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome: ...
+
+    def send(self, delivery: Delivery) -> Outcome: ...
+
+
+class InboxChannel:
+    """The in-app inbox: always run first, inside the transaction (idempotent per outbox row)."""
+
+    name = "inbox"
+
+    def prepare(self, row: OutboxMessage, session: Session) -> Outcome:
+        exists = session.scalar(select(InboxItem.id).where(InboxItem.outbox_id == row.id))
+        if exists is not None:  # a later pass (retry, re-claim): nothing to do
+            return Outcome.skip("站内信已存在")
+        session.add(InboxItem(person_id=row.recipient_id, outbox_id=row.id, kind=row.kind,
+                              title=row.title, body=row.body, link=row.link))
+        return Outcome.sent("已写入站内信")
+
+    def send(self, delivery: Delivery) -> Outcome:  # pragma: no cover - settled in prepare
+        return Outcome.sent("已写入站内信")
+
+
+SANDBOX_TEXT_MAX = 600
+
+
+def notice_text(title: str, body: str, link: str | None) -> str:
+    """Plain text of a notice for a chat message (customer-service message, robot)."""
+    label = f"【{title}】"
+    text = f"{label}\n{body}"
+    if link:
+        text += "\n（详情请在小程序中查看）"
+    if len(text) > SANDBOX_TEXT_MAX:
+        text = text[:SANDBOX_TEXT_MAX - 1] + "…"
+    return text
+
+
+class SandboxChannel:
+    """Sandbox mode: the notice goes to the local fake WeChat as an Official Account
+    customer-service text, so it shows in the fake's record and the sandbox chat page.
+
+    Without a usable client (no WECHAT_API_BASE yet) the send is only recorded in the attempt.
+    """
+
+    name = "sandbox"
+
+    def __init__(self, wechat: Any = None) -> None:
+        self.wechat = wechat
+
+    @property
+    def usable(self) -> bool:
+        oa = getattr(self.wechat, "oa", None)
+        return bool(oa is not None and getattr(oa, "configured", False))
+
+    def prepare(self, row: OutboxMessage, session: Session) -> Delivery:
+        from ..org.models import WechatApp, WechatIdentity
+
+        openid = session.scalar(select(WechatIdentity.openid).where(
+            WechatIdentity.person_id == row.recipient_id, WechatIdentity.app == WechatApp.oa
+        ).order_by(WechatIdentity.id).limit(1))
+        # Sandbox only: a person who never bound the Official Account still gets a record at
+        # the fake under a synthetic openid (the fake accepts any openid starting with "o").
+        target = openid or f"osandbox_person_{row.recipient_id}"
+        return Delivery.of(row, target, text=notice_text(row.title, row.body, row.link))
+
+    def send(self, delivery: Delivery) -> Outcome:
+        if not self.usable:
+            log.info("sandbox notice recorded only (no fake WeChat client)", extra={"fields": {
+                "outbox_id": delivery.outbox_id, "kind": delivery.kind}})
+            return Outcome.sent("沙箱模式：未连接模拟微信，仅记录")
+        from ..wechat.errors import WechatError
+
+        try:
+            self.wechat.oa.send_text(delivery.target, delivery.extra["text"])
+        except WechatError as exc:
+            return outcome_from_wechat_error(exc)
+        return Outcome.sent("errcode=0 ok（模拟微信客服消息）")
+
+
+# Per notice kind, the external channels in the order they are tried. Names without a registered
+# channel are left out (mp_subscribe, oa_template, oa_customer_service and wecom_robot arrive
+# with the delivery-channels issue).
+CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
+    "meeting_notice": ("mp_subscribe", "oa_template", "oa_customer_service"),
+    "briefing": ("mp_subscribe", "oa_template", "oa_customer_service"),
+    "status_change": ("mp_subscribe", "oa_template"),
+    "reminder": ("mp_subscribe", "oa_template", "oa_customer_service"),
+    "feedback": ("mp_subscribe", "oa_template"),
+    "chat_reply": ("oa_customer_service",),
+    "staff_alert": ("wecom_robot",),
+}
+DEFAULT_ORDER: tuple[str, ...] = ("mp_subscribe", "oa_template")
+assert set(CHANNEL_ORDER) == set(NOTICE_KINDS), "every notice kind needs a channel order"
+
+
+class ChannelSet:
+    """The registered channels and the order in which they are tried per kind."""
+
+    def __init__(self, channels: Iterable[Channel] = (),
+                 order: Mapping[str, Sequence[str]] | None = None,
+                 default: Sequence[str] = DEFAULT_ORDER, inbox: Channel | None = None) -> None:
+        self.inbox: Channel = inbox or InboxChannel()
+        self.channels: dict[str, Channel] = {}
+        for ch in channels:
+            if ch.name == self.inbox.name or ch.name in self.channels:
+                raise ValueError(f"duplicate channel name {ch.name!r}")
+            self.channels[ch.name] = ch
+        self.order = {k: tuple(v) for k, v in (CHANNEL_ORDER if order is None else order).items()}
+        self.default = tuple(default)
+
+    def order_for(self, kind: str) -> tuple[str, ...]:
+        """The registered external channels for this kind, in order."""
+        names = self.order.get(kind, self.default)
+        return tuple(n for n in names if n in self.channels)
+
+    def get(self, name: str) -> Channel:
+        return self.channels[name]
+
+
+def build_channels(app: Any) -> ChannelSet:
+    """The channels of this deployment. Sandbox mode: every kind goes to the fake WeChat."""
+    config = app.config["APP"]
+    if config.sandbox:
+        sandbox = SandboxChannel(app.extensions.get("wechat"))
+        every = {kind: (sandbox.name,) for kind in NOTICE_KINDS}
+        return ChannelSet([sandbox], order=every, default=(sandbox.name,))
+    return ChannelSet([])
