@@ -6,7 +6,7 @@ from datetime import date, datetime
 
 from sqlalchemy import (
     Boolean, CheckConstraint, Date, Enum, Float, ForeignKey, LargeBinary, String, Text,
-    UniqueConstraint,
+    UniqueConstraint, event,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -359,7 +359,7 @@ class RoleAssignment(TimestampMixin, Base):
     is_active: Mapped[bool] = mapped_column(Boolean, default=True)
     # "region:12" / "body:3" / "platform:7": one row per person, role and scope (NULLs would make
     # a plain unique constraint over the three id columns useless).
-    scope_key: Mapped[str] = mapped_column(String(40), default=_scope_key, onupdate=_scope_key)
+    scope_key: Mapped[str] = mapped_column(String(40), default=_scope_key)
     __table_args__ = (
         CheckConstraint(
             "(CASE WHEN region_id IS NULL THEN 0 ELSE 1 END)"
@@ -376,3 +376,14 @@ class RoleAssignment(TimestampMixin, Base):
     platform: Mapped[Platform | None] = relationship()
     sector: Mapped[Sector | None] = relationship()
     duty_group: Mapped[DutyGroup | None] = relationship()
+
+
+@event.listens_for(RoleAssignment, "before_update")
+def _refresh_scope_key(mapper, connection, target: RoleAssignment) -> None:
+    # An UPDATE's parameters hold only the changed columns, so a column `onupdate` built from
+    # them reset the key to "none" on any unrelated change (e.g. deactivating the assignment).
+    for name in ("region_id", "body_id", "platform_id"):
+        if getattr(target, name) is not None:
+            target.scope_key = f"{name[:-3]}:{getattr(target, name)}"
+            return
+    target.scope_key = "none"

@@ -1,0 +1,211 @@
+"""`seed-demo`: idempotent, deterministic, and shaped so every rule has data
+(D2, D3, D5, D28, D29)."""
+from __future__ import annotations
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+from werkzeug.security import check_password_hash
+
+from app.audit.models import AuditEntry
+from app.auth.models import StaffAccount
+from app.crypto import get_cipher, normalise_phone
+from app.db import Base
+from app.org import demo_data
+from app.org.demo import seed_demo, table_counts
+from app.org.models import (
+    Body, BodyKind, Enterprise, HostType, Person, Platform, PlatformCheck, PlatformKind,
+    PlatformMember, PlatformServedUnit, Region, RegionLevel, Role, RoleAssignment, Sector,
+)
+
+
+def _seed(session) -> dict:
+    summary = seed_demo(session)
+    session.commit()
+    return summary
+
+
+def test_seed_twice_changes_nothing(session):
+    first = _seed(session)
+    assert first["created"] == sum(v for k, v in first.items() if k != "created") > 0
+    audit_after_first = session.query(AuditEntry).count()
+    names_before = sorted(session.scalars(select(Person.name)))
+    second = _seed(session)
+    assert second["created"] == 0
+    assert {k: v for k, v in second.items() if k != "created"} == {
+        k: v for k, v in first.items() if k != "created"}
+    assert table_counts(session) == {k: v for k, v in first.items() if k != "created"}
+    assert session.query(AuditEntry).count() == audit_after_first  # nothing new to record
+    assert sorted(session.scalars(select(Person.name))) == names_before
+
+
+def test_seed_is_deterministic_across_databases(app, session, tmp_path):
+    _seed(session)
+    other = create_engine(f"sqlite:///{tmp_path / 'other.db'}")
+    Base.metadata.create_all(other)
+    try:
+        with Session(other) as s2:
+            seed_demo(s2, cipher=get_cipher())
+            s2.commit()
+
+            def shape(s):
+                return (sorted(s.execute(select(Region.code, Region.name, Region.path))),
+                        sorted(s.execute(select(Platform.name, Platform.convenor_id))),
+                        sorted(s.execute(select(Person.id, Person.name, Person.phone_hash))))
+
+            assert shape(s2) == shape(session)
+    finally:
+        other.dispose()
+
+
+def test_every_platform_kind_and_host_type_is_present(session):
+    _seed(session)
+    platforms = session.scalars(select(Platform)).all()
+    assert {p.kind for p in platforms} == set(PlatformKind)
+    assert {p.host_type for p in platforms} == set(HostType)
+    # D2: a joint room serves several villages; a mobile room serves villages and an enterprise.
+    served = session.execute(select(Platform.kind, PlatformServedUnit.region_id,
+                                    PlatformServedUnit.enterprise_id)
+                             .join(Platform, Platform.id == PlatformServedUnit.platform_id)).all()
+    assert sum(1 for k, r, _ in served if k is PlatformKind.joint and r) >= 2
+    assert any(k is PlatformKind.mobile and e for k, _, e in served)
+    # D4: rooms carry the unified name.
+    assert all(p.name.endswith("“有事好商量”协商议事室") for p in platforms
+               if p.kind is PlatformKind.room)
+    # D2: every town-level unit has a room.
+    towns = session.scalars(select(Region).where(Region.level == RegionLevel.town)).all()
+    town_rooms = {p.region_id for p in platforms
+                  if p.kind is PlatformKind.room and p.host_type is HostType.town}
+    assert {t.id for t in towns} == town_rooms and len(towns) >= 9
+
+
+def _head(session, **where) -> int | None:
+    return session.scalar(select(Body.head_id).filter_by(**where))
+
+
+def test_convenors_follow_d28_except_the_one_planted_mismatch(session):
+    _seed(session)
+    mismatches = []
+    for p in session.scalars(select(Platform)):
+        if p.host_type is HostType.town:
+            expected = _head(session, kind=BodyKind.cppcc_work_committee, region_id=p.region_id)
+        elif p.host_type in (HostType.village, HostType.community):
+            expected = _head(session, kind=BodyKind.party_org, region_id=p.region_id,
+                             enterprise_id=None)
+        elif p.host_type is HostType.enterprise:
+            expected = _head(session, kind=BodyKind.party_org, enterprise_id=p.enterprise_id)
+        else:
+            expected = session.get(Sector, p.sector_id).convenor_id
+        assert expected is not None and p.convenor_id is not None
+        if p.convenor_id != expected:
+            mismatches.append(p.region.code)
+        # The convenor also holds the platform-scoped convenor role (permissions).
+        assert session.scalar(select(RoleAssignment.id).where(
+            RoleAssignment.person_id == p.convenor_id, RoleAssignment.role == Role.convenor,
+            RoleAssignment.platform_id == p.id, RoleAssignment.is_active.is_(True)))
+    assert mismatches == sorted(demo_data.CONVENOR_MISMATCH_TOWNS)
+    # The mismatched room is run by the town's Party secretary instead of the director (D5).
+    town = session.scalar(select(Region).where(Region.code.in_(demo_data.CONVENOR_MISMATCH_TOWNS)))
+    room = session.scalar(select(Platform).where(Platform.region_id == town.id,
+                                                 Platform.kind == PlatformKind.room))
+    assert room.convenor_id == _head(session, kind=BodyKind.party_committee, region_id=town.id)
+
+
+def test_planted_gaps_for_the_reports(session):
+    _seed(session)
+    # D2: villages neither hosting nor served by any platform.
+    hosted = set(session.scalars(select(Platform.region_id)))
+    served = set(session.scalars(select(PlatformServedUnit.region_id).where(
+        PlatformServedUnit.region_id.is_not(None))))
+    uncovered = session.scalars(select(Region.name).where(
+        Region.level == RegionLevel.village, Region.id.not_in(hosted | served))).all()
+    assert sorted(uncovered) == ["岗埠村", "船山村"]
+    # ...and only those: every enterprise and sector is hosted or served by some platform.
+    ent_hosted = set(session.scalars(select(Platform.enterprise_id)))
+    ent_served = set(session.scalars(select(PlatformServedUnit.enterprise_id)))
+    assert {e.id for e in session.scalars(select(Enterprise))} <= ent_hosted | ent_served
+    sector_hosts = set(session.scalars(select(Platform.sector_id)))
+    assert set(session.scalars(select(Sector.id))) <= sector_hosts
+    # D29: exactly one platform without a linked member; every other has at least one.
+    linked = set(session.scalars(select(PlatformMember.platform_id)))
+    lonely = session.scalars(select(Platform).where(Platform.id.not_in(linked))).all()
+    assert [p.region.name for p in lonely] == ["林埠村"]
+    # D3: six checks per platform; some unmet, each with its evidence.
+    n_platforms = session.query(Platform).count()
+    assert session.query(PlatformCheck).count() == 6 * n_platforms
+    unmet = session.scalars(select(PlatformCheck).where(PlatformCheck.is_met.is_(False))).all()
+    expected_unmet = sum(len(v) for v in demo_data.MISSING_CHECKS.values())
+    assert len(unmet) == expected_unmet
+    assert all(c.evidence and c.checked_on and c.checked_by_id for c in unmet)
+
+
+def test_members_have_sector_level_and_duty_group(session):
+    _seed(session)
+    members = session.scalars(
+        select(RoleAssignment).where(RoleAssignment.role == Role.member)).all()
+    assert len(members) > 40
+    assert all(m.sector_id is not None and m.member_level is not None for m in members)  # D29
+    county_members = [m for m in members if m.region.level is RegionLevel.county]
+    assert county_members and all(m.duty_group_id is not None for m in county_members)
+    levels = {m.member_level.value for m in members}
+    assert {"city", "county", "provincial"} <= levels
+    # D5: each work committee director is a CPPCC member.
+    directors = set(session.scalars(select(Body.head_id).where(
+        Body.kind == BodyKind.cppcc_work_committee)))
+    assert directors and directors <= {m.person_id for m in members}
+
+
+def test_people_phones_are_encrypted_and_unique(session):
+    _seed(session)
+    cipher = get_cipher()
+    people = session.scalars(select(Person)).all()
+    assert len({p.phone_hash for p in people}) == len(people)
+    for p in people[:50]:
+        phone = cipher.decrypt(p.phone_enc)
+        assert normalise_phone(phone) == phone
+        assert cipher.lookup_hash(phone) == p.phone_hash
+        assert phone.encode() not in p.phone_enc
+
+
+def test_demo_staff_accounts_log_in_with_documented_password(session):
+    _seed(session)
+    accounts = {a.username: a for a in session.scalars(select(StaffAccount))}
+    assert not check_password_hash(accounts["admin"].password_hash, "demo12345")
+    assert set(accounts) == {u for u, *_ in demo_data.DEMO_ACCOUNTS}
+    for username, role, slug, _label in demo_data.DEMO_ACCOUNTS:
+        account = accounts[username]
+        assert account.password_hash != demo_data.DEMO_PASSWORD
+        assert check_password_hash(account.password_hash, demo_data.DEMO_PASSWORD)
+        grants = session.scalars(select(RoleAssignment).where(
+            RoleAssignment.person_id == account.person_id)).all()
+        assert [g.role.value for g in grants] == [role]
+        expected = next(c["code"] for c in demo_data.COUNTIES if c["slug"] == slug) if slug \
+            else demo_data.CITY["code"]
+        assert grants[0].region.code == expected
+
+
+def test_demo_accounts_log_in_to_the_console(app, session, client):
+    from app.auth.services import check_password_policy
+
+    _seed(session)
+    for username, *_ in demo_data.DEMO_ACCOUNTS:
+        check_password_policy(demo_data.DEMO_PASSWORD, username)  # what create-staff demands
+    r = client.post("/api/auth/staff/login",
+                    json={"username": "haibin_staff", "password": demo_data.DEMO_PASSWORD})
+    assert r.status_code == 200, r.json
+    bad = client.post("/api/auth/staff/login",
+                      json={"username": "city_staff", "password": "demo1234"})
+    assert bad.status_code == 401
+
+
+def test_cli_seed_demo_prints_chinese_summary(app):
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["seed-demo"])
+    assert first.exit_code == 0, first.output
+    assert "演示数据已就绪" in first.output and "city_staff" in first.output
+    assert demo_data.DEMO_PASSWORD in first.output
+    second = runner.invoke(args=["seed-demo"])
+    assert second.exit_code == 0
+    assert "未做任何更改" in second.output
+    with app.app_context():
+        with app.extensions["db"].session_scope() as s:
+            assert s.query(StaffAccount).count() == len(demo_data.DEMO_ACCOUNTS)
