@@ -11,7 +11,7 @@ import hmac
 import secrets
 from datetime import timedelta
 
-from flask import g, request
+from flask import request
 from sqlalchemy import select
 
 from ..db import get_session, utcnow
@@ -41,6 +41,12 @@ def open_session(session, person: Person, kind: SessionKind, ttl: timedelta
     return token, row
 
 
+def request_cache() -> dict:
+    """A memo for this request only. Kept in the WSGI environ rather than `g`: `g` belongs to
+    the app context, which a test (or a CLI command) may keep open across several requests."""
+    return request.environ.setdefault("yshsl.auth_cache", {})
+
+
 def _presented_token() -> tuple[str | None, SessionKind | None]:
     header = request.headers.get("Authorization", "")
     if header[:7].lower() == "bearer ":
@@ -53,8 +59,9 @@ def _presented_token() -> tuple[str | None, SessionKind | None]:
 
 def current_login() -> LoginSession | None:
     """The valid login session of this request, or None (cached per request)."""
-    if "login_session" in g:
-        return g.login_session
+    cache = request_cache()
+    if "login_session" in cache:
+        return cache["login_session"]
     token, kind = _presented_token()
     login = None
     if token and len(token) <= 128:
@@ -64,20 +71,21 @@ def current_login() -> LoginSession | None:
         if (row is not None and row.kind is kind and row.revoked_at is None
                 and row.expires_at > utcnow()):
             login = row
-    g.login_session = login
+    cache["login_session"] = login
     return login
 
 
 def current_person() -> Person | None:
-    if "current_person" in g:
-        return g.current_person
+    cache = request_cache()
+    if "current_person" in cache:
+        return cache["current_person"]
     login = current_login()
     person = None
     if login is not None:
         person = get_session().get(Person, login.person_id)
         if person is not None and not person.is_active:
             person = None
-    g.current_person = person
+    cache["current_person"] = person
     return person
 
 
@@ -87,7 +95,8 @@ def require_person() -> Person:
         raise Unauthorized()
     login = current_login()
     if login.kind is SessionKind.staff and request.method not in _SAFE_METHODS:
-        sent = request.headers.get(CSRF_HEADER, "")
-        if not (login.csrf_token and hmac.compare_digest(sent, login.csrf_token)):
+        # Bytes: compare_digest refuses non-ASCII str (a crafted header would be a 500).
+        sent = request.headers.get(CSRF_HEADER, "").encode("utf-8", "surrogateescape")
+        if not (login.csrf_token and hmac.compare_digest(sent, login.csrf_token.encode())):
             raise Forbidden("页面已过期，请刷新后重试", code="csrf_failed")
     return person

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from flask import g, has_request_context
+from flask import has_request_context
 from sqlalchemy import ColumnElement, false, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from ..errors import Forbidden, NotFound
 from ..org.models import Body, Person, Platform, Region, Role, RoleAssignment
-from .current import require_person
+from .current import request_cache, require_person
 
 # The permission matrix: action → roles that may perform it (within their reach).
 ACTIONS: dict[str, frozenset[Role]] = {
@@ -63,7 +63,7 @@ class Reach:
 
 def grants_of(session: Session, person: Person) -> list[Grant]:
     """The person's active role assignments, resolved to region paths (cached per request)."""
-    cache = g.setdefault("grants_cache", {}) if has_request_context() else {}
+    cache = request_cache().setdefault("grants", {}) if has_request_context() else {}
     if person.id in cache:
         return cache[person.id]
     rows = session.scalars(
@@ -160,22 +160,25 @@ def person_in_reach_clause(r: Reach) -> ColumnElement[bool]:
     if not r.region_paths and not r.platform_ids:
         return false()
     home = select(Region.id).where(r.region_clause(Region.path))
+    # Only active assignments count: a role someone no longer holds does not keep them
+    # visible to that area's staff.
+    active = RoleAssignment.is_active.is_(True)
     role_regions = (
         select(RoleAssignment.person_id)
         .join(Region, Region.id == RoleAssignment.region_id)
-        .where(r.region_clause(Region.path))
+        .where(active, r.region_clause(Region.path))
     )
     role_bodies = (
         select(RoleAssignment.person_id)
         .join(Body, Body.id == RoleAssignment.body_id)
         .join(Region, Region.id == Body.region_id)
-        .where(r.region_clause(Region.path))
+        .where(active, r.region_clause(Region.path))
     )
     role_platforms = (
         select(RoleAssignment.person_id)
         .join(Platform, Platform.id == RoleAssignment.platform_id)
         .join(Region, Region.id == Platform.region_id)
-        .where(r.platform_clause(Platform.id, Region.path))
+        .where(active, r.platform_clause(Platform.id, Region.path))
     )
     return or_(
         Person.home_region_id.in_(home) if r.region_paths else false(),
