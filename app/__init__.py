@@ -9,6 +9,9 @@ from .config import Config
 BLUEPRINTS = [
     "app.health.routes:bp",
     "app.docs.routes:bp",
+    "app.org.routes:bp",
+    "app.notify.routes:bp",
+    "app.auth.routes:bp",
 ]
 
 
@@ -50,6 +53,11 @@ def create_app(config: Config | None = None) -> Flask:
     Database().init_app(app)
     init_redis(app)
     app.extensions["cipher"] = PersonalDataCipher(config)
+    if config.trusted_proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        n = config.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     install_request_ids(app)
     register_error_handlers(app)
 

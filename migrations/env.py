@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 from alembic import context
-from sqlalchemy import pool
 
 from app import import_models
 from app.config import INSTANCE_DIR, Config
@@ -35,9 +34,11 @@ def run_online() -> None:
         _run(connection)
         return
     engine = make_engine(_url())
-    engine.pool = pool.NullPool(engine.pool._creator)  # one-shot: no pooled connections left
-    with engine.connect() as conn:
-        _run(conn)
+    try:
+        with engine.connect() as conn:
+            _run(conn)
+    finally:
+        engine.dispose()  # leave no pooled connections behind
 
 
 def _run(connection) -> None:
