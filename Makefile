@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test migrate seed fake-wechat clean
+.PHONY: run test test-py test-miniprogram migrate seed fake-wechat clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -18,10 +18,19 @@ $(STAMP): requirements.txt requirements-dev.txt
 run: $(STAMP)
 	$(PY) -m app.runner
 
-## make test: the whole test suite (SQLite + in-process Redis unless TEST_DATABASE_URL /
-## TEST_REDIS_URL point at real servers).
-test: $(STAMP)
+## make test: the whole test suite — the mini-program's jest tests, then pytest (SQLite +
+## in-process Redis unless TEST_DATABASE_URL / TEST_REDIS_URL point at real servers).
+test: test-miniprogram test-py
+
+test-py: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+test-miniprogram:
+	@if command -v npm >/dev/null 2>&1; then \
+	  cd miniprogram && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error && npx jest --ci; \
+	else \
+	  echo "未找到 Node.js/npm，跳过小程序测试 (mini-program tests skipped: install Node.js >= 18)"; \
+	fi
 
 ## make migrate: apply the Alembic migrations to DATABASE_URL (or the embedded SQLite file).
 migrate: $(STAMP)

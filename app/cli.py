@@ -41,19 +41,23 @@ def _require_tables() -> None:
 def seed_demo_command() -> None:
     """载入演示城市（可重复运行：已有的数据不会重复创建，也不会被修改）。"""
     from .org.demo import seed_demo
-    from .org.demo_data import DEMO_ACCOUNTS, DEMO_PASSWORD
 
     _require_tables()
     with _db().session_scope() as session:
         summary = seed_demo(session)
-    if summary["created"]:
-        click.echo(f"演示数据已就绪（本次新增 {summary['created']} 条记录）：")
-    else:
-        click.echo("演示数据已存在，本次未做任何更改：")
-    click.echo("  " + "，".join(f"{label} {summary[key]}" for key, label in COUNT_LABELS.items()))
-    click.echo(f"控制台演示账号（仅供演示环境使用，密码均为 {DEMO_PASSWORD}）：")
-    for username, _role, _slug, label in DEMO_ACCOUNTS:
-        click.echo(f"  {username:<15} {label}")
+    click.echo(seed_report(summary))
+
+
+def seed_report(summary: dict) -> str:
+    """What seed-demo did, and the demo console logins, for the person at the terminal."""
+    from .org.demo_data import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+    lines = [f"演示数据已就绪（本次新增 {summary['created']} 条记录）：" if summary["created"]
+             else "演示数据已存在，本次未做任何更改：",
+             "  " + "，".join(f"{label} {summary[key]}" for key, label in COUNT_LABELS.items()),
+             f"控制台演示账号（仅供演示环境使用，密码均为 {DEMO_PASSWORD}）："]
+    lines += [f"  {username:<15} {label}" for username, _role, _slug, label in DEMO_ACCOUNTS]
+    return "\n".join(lines)
 
 
 def _run_import(kind: str, file: str, dry_run: bool) -> None:

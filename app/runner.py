@@ -38,7 +38,9 @@ def main() -> None:
 
         with app.app_context(), app.extensions["db"].session_scope() as session:
             summary = seed_demo(session)
-        print(f"演示数据已就绪 / demo data ready: {summary}")
+        from .cli import seed_report
+
+        print(seed_report(summary))
 
     stop = threading.Event()
     from .notify.dispatcher import start_background_dispatcher

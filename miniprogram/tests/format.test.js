@@ -1,0 +1,136 @@
+const f = require('../utils/format')
+const { newIdempotencyKey, actionKey } = require('../utils/idempotency')
+
+describe('labels', () => {
+  test('D1: the four platform kinds in Chinese', () => {
+    expect(['room', 'contact_point', 'mobile', 'joint'].map(f.kindLabel)).toEqual([
+      '协商议事室', '委员协商联系点', '流动协商议事室', '联合协商议事室',
+    ])
+    expect(f.kindLabel('something_new')).toBe('协商议事平台')
+  })
+
+  test('roles in Chinese, unknown roles shown as sent', () => {
+    expect(f.roleLabel('member')).toBe('政协委员')
+    expect(f.roleLabel('dept_handler')).toBe('承办部门经办人')
+    expect(f.roleLabel('future_role')).toBe('future_role')
+  })
+})
+
+test.each([
+  [0.004, '10 米'],
+  [0.347, '350 米'],
+  [0.999, '1 公里'],
+  [1, '1 公里'],
+  [1.24, '1.2 公里'],
+  [9.96, '10 公里'],
+  [15.4, '15 公里'],
+  [null, ''],
+  [undefined, ''],
+  ['abc', ''],
+])('formatDistance(%p) → %p', (km, text) => {
+  expect(f.formatDistance(km)).toBe(text)
+})
+
+test('list items: server kind label, address or else the region, distance', () => {
+  expect(f.platformListItem({
+    id: 1, name: 'A', kind: 'mobile', kind_label: '流动协商议事室', venue_address: '某路 1 号',
+    region_name: '新浦街道', distance_km: 2.5,
+  })).toEqual({ id: 1, name: 'A', kindLabel: '流动协商议事室', place: '地址：某路 1 号', distanceText: '2.5 公里' })
+  const noVenue = f.platformListItem({ id: 2, name: 'B', kind: 'joint', venue_address: null, region_name: '朝阳社区', distance_km: null })
+  expect(noVenue.place).toBe('所在：朝阳社区')
+  expect(noVenue.distanceText).toBe('')
+  // An older server without kind_label still gets the Chinese name.
+  expect(f.platformListItem({ id: 3, name: 'C', kind: 'contact_point' }).kindLabel).toBe('委员协商联系点')
+})
+
+function sixMusts(statuses) {
+  const labels = { organisation: '有组织', rules: '有制度', venue: '有场所', signage: '有标识', activities: '有活动', results: '有成效' }
+  const statusLabels = { met: '已达标', claimed: '缺佐证', stale: '需复核', missing: '未达标' }
+  const items = Object.keys(statuses).map(must => ({
+    must, label: labels[must], status: statuses[must], status_label: statusLabels[statuses[must]], checked_on: null,
+  }))
+  return { is_compliant: items.every(i => i.status === 'met'), missing: [], items }
+}
+
+describe('D3: six musts summary', () => {
+  test('six rows in the seed order; anything but "met" is shown with its reason', () => {
+    const s = f.sixMustsSummary(sixMusts({
+      venue: 'met', organisation: 'met', rules: 'claimed', signage: 'stale', activities: 'met', results: 'missing',
+    }))
+    expect(s.items.map(i => i.text)).toEqual([
+      '✓ 有组织', '✗ 有制度（缺佐证）', '✓ 有场所', '✗ 有标识（需复核）', '✓ 有活动', '✗ 有成效（未达标）',
+    ])
+    expect(s.metCount).toBe(3)
+    expect(s.text).toBe('六有建设：3/6 项已达标')
+  })
+
+  test('a must the server left out counts as not met', () => {
+    const s = f.sixMustsSummary(sixMusts({ organisation: 'met' }))
+    expect(s.metCount).toBe(1)
+    expect(s.items[5].text).toBe('✗ 有成效（未达标）')
+  })
+
+  test('all six met', () => {
+    const all = { organisation: 'met', rules: 'met', venue: 'met', signage: 'met', activities: 'met', results: 'met' }
+    expect(f.sixMustsSummary(sixMusts(all)).text).toBe('六有建设：6 项全部达标')
+  })
+
+  test('nothing known → null', () => {
+    expect(f.sixMustsSummary(undefined)).toBeNull()
+    expect(f.sixMustsSummary({ is_compliant: false })).toBeNull()
+  })
+})
+
+describe('meView (GET /api/me)', () => {
+  test('roles with their scope, de-duplicated; platforms with the relation', () => {
+    const v = f.meView({
+      id: 1,
+      name: '李**',
+      phone_masked: '139****0001',
+      home_region: { id: 3, name: '新浦街道' },
+      roles: [
+        { role: 'member', label: '政协委员', scope_type: 'region', scope_id: 2, scope_name: '海州区', implicit: false },
+        { role: 'member', label: '政协委员', scope_type: 'region', scope_id: 2, scope_name: '海州区', implicit: false },
+        { role: 'convenor', label: '召集人', scope_type: 'platform', scope_id: 4, scope_name: '新浦街道协商议事室', implicit: false },
+        { role: 'resident', label: '群众', scope_type: null, scope_id: null, scope_name: null, implicit: true },
+      ],
+      platforms: [{ id: 4, name: '新浦街道协商议事室', relation: 'convenor', relation_label: '召集人' }],
+      session: { kind: 'mp', expires_at: '2099-01-01T00:00:00Z' },
+    })
+    expect(v).toEqual({
+      name: '李**',
+      phoneMasked: '139****0001',
+      roles: ['政协委员（海州区）', '召集人（新浦街道协商议事室）', '群众'],
+      platforms: [{ id: 4, name: '新浦街道协商议事室', relationLabel: '召集人' }],
+    })
+  })
+
+  test('no phone, a role without a label gets the Chinese name', () => {
+    const v = f.meView({ name: '张**', phone_masked: null, roles: [{ role: 'dept_handler' }], platforms: [] })
+    expect(v.roles).toEqual(['承办部门经办人'])
+    expect(v.phoneMasked).toBe('')
+    expect(v.platforms).toEqual([])
+  })
+})
+
+describe('idempotency keys', () => {
+  test('look like UUID v4 and do not repeat', () => {
+    const keys = new Set()
+    for (let i = 0; i < 2000; i++) {
+      const key = newIdempotencyKey()
+      expect(key).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+      keys.add(key)
+    }
+    expect(keys.size).toBe(2000)
+  })
+
+  test('one key per user action: reused until reset', () => {
+    const k = actionKey()
+    const first = k.current()
+    expect(k.current()).toBe(first)
+    k.reset()
+    const second = k.current()
+    expect(second).not.toBe(first)
+    expect(k.current()).toBe(second)
+  })
+})

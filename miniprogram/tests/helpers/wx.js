@@ -1,0 +1,119 @@
+/**
+ * Test doubles for the WeChat APIs the mini-program uses, all as jest spies on the simulator's
+ * global `wx` (jest's restoreMocks puts the originals back after each test):
+ *
+ *   const env = installWx()            in-memory storage, toast / login / location spies
+ *   const server = fakeServer(handler) wx.request routed to handler(req) → reply
+ *
+ * A reply is { status, body } or { fail: 'timeout' } for a network failure, optionally with
+ * { delay: ms } before it arrives. Every request is
+ * recorded in server.calls as { method, path, query, header, data }.
+ */
+
+function later(fn) {
+  setTimeout(fn, 0)
+}
+
+function installWx({ storage = {}, loginCode = 'wx-code-1', location = { latitude: 34.596, longitude: 119.221 } } = {}) {
+  const store = new Map(Object.entries(storage))
+  jest.spyOn(console, 'warn').mockImplementation(() => {}) // request ids of expected errors
+  jest.spyOn(wx, 'getStorageSync').mockImplementation(key => (store.has(key) ? store.get(key) : ''))
+  jest.spyOn(wx, 'setStorageSync').mockImplementation((key, value) => { store.set(key, value) })
+  jest.spyOn(wx, 'removeStorageSync').mockImplementation(key => { store.delete(key) })
+  const toast = jest.spyOn(wx, 'showToast').mockImplementation(() => {})
+  let codeSeq = 0
+  const login = jest.spyOn(wx, 'login').mockImplementation(opts => {
+    codeSeq += 1
+    later(() => opts.success({ errMsg: 'login:ok', code: `${loginCode}-${codeSeq}` }))
+  })
+  const getLocation = jest.spyOn(wx, 'getLocation').mockImplementation(opts => {
+    later(() => {
+      if (location) opts.success({ errMsg: 'getLocation:ok', ...location })
+      else opts.fail({ errMsg: 'getLocation:fail auth deny' })
+    })
+  })
+  const navigateTo = jest.spyOn(wx, 'navigateTo').mockImplementation(() => {})
+  jest.spyOn(wx, 'stopPullDownRefresh').mockImplementation(() => {})
+  return {
+    store,
+    toast,
+    login,
+    getLocation,
+    navigateTo,
+    toastTitles: () => toast.mock.calls.map(call => call[0].title),
+  }
+}
+
+function fakeServer(handler) {
+  const calls = []
+  const spy = jest.spyOn(wx, 'request').mockImplementation(opts => {
+    const url = new URL(opts.url)
+    const req = {
+      method: (opts.method || 'GET').toUpperCase(),
+      origin: url.origin,
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      header: opts.header || {},
+      data: opts.data,
+      timeout: opts.timeout,
+    }
+    calls.push(req)
+    const reply = handler(req) || { status: 404, body: { error: 'not_found', message: '内容不存在或您无权查看' } }
+    setTimeout(() => {
+      if (reply.fail) {
+        opts.fail && opts.fail({ errMsg: `request:fail ${reply.fail}` })
+      } else {
+        opts.success && opts.success({ statusCode: reply.status || 200, data: reply.body, header: {} })
+      }
+      opts.complete && opts.complete()
+    }, reply.delay || 0)
+    return { abort() {} }
+  })
+  return { calls, spy, to: path => calls.filter(c => c.path === path) }
+}
+
+function errorBody(error, message) {
+  return { error, message, request_id: 'req-test-1' }
+}
+
+module.exports = { installWx, fakeServer, errorBody }
+
+/** Render a page loaded once per file with simulate.load, attached so it has a DOM. */
+function renderPage(simulate, componentId) {
+  const page = simulate.render(componentId)
+  page.attach(document.createElement('parent-wrapper'))
+  return page
+}
+
+/** The visible text of a rendered page or element: its text pieces joined by single spaces. */
+function textOf(node) {
+  const dom = node.dom || node
+  const pieces = []
+  const walker = document.createTreeWalker(dom, NodeFilter.SHOW_TEXT)
+  while (walker.nextNode()) {
+    const text = walker.currentNode.nodeValue.replace(/\s+/g, ' ').trim()
+    if (text) pieces.push(text)
+  }
+  return pieces.join(' ')
+}
+
+/** Elements of a rendered page by their WXSS class (the simulator prefixes classes with the
+ *  page's tag name, "main--"). */
+function byClass(page, className) {
+  return Array.from(page.dom.querySelectorAll(`.main--${className}`))
+}
+
+/** Wait until check() is truthy (for work started by a simulated event, which the test cannot
+ *  await). Gives up after `limit` turns of the event loop. */
+async function waitFor(check, limit = 500) {
+  for (let i = 0; i < limit; i++) {
+    if (check()) return
+    await new Promise(resolve => setTimeout(resolve, 0))
+  }
+  throw new Error('waitFor: condition never became true')
+}
+
+module.exports.waitFor = waitFor
+module.exports.renderPage = renderPage
+module.exports.textOf = textOf
+module.exports.byClass = byClass
