@@ -1,6 +1,8 @@
 """Alembic environment: URL from DATABASE_URL (or the embedded default), metadata from app models."""
 from __future__ import annotations
 
+from logging.config import fileConfig
+
 from alembic import context
 
 from app import import_models
@@ -9,6 +11,11 @@ from app.db import Base, make_engine
 
 import_models()
 target_metadata = Base.metadata
+
+# From the command line (`alembic upgrade head`), show progress; from code (app.migrate), leave the
+# caller's logging alone.
+if context.config.config_file_name and "database_url" not in context.config.attributes:
+    fileConfig(context.config.config_file_name, disable_existing_loggers=False)
 
 
 def _url() -> str:
