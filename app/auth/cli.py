@@ -21,7 +21,7 @@ from ..db import get_db
 from ..errors import AppError
 from ..org.factories import assign_role, create_person
 from ..org.models import Person, Region, Role
-from . import services
+from . import staff
 from .models import StaffAccount
 
 CONSOLE_ROLES = ("staff", "admin")
@@ -40,7 +40,7 @@ def _fail(message: str) -> None:
 
 def _account(session, username: str) -> StaffAccount:
     account = session.scalar(select(StaffAccount).where(
-        StaffAccount.username == services.normalise_username(username)))
+        StaffAccount.username == staff.normalise_username(username)))
     if account is None:
         _fail(f"控制台账号 {username} 不存在")
     return account
@@ -73,7 +73,7 @@ def create_staff(username, person_id, name, phone, role, region_code, password_s
                 record(session, actor_id=None, action="person.created",
                                 object_type="person", object_id=person.id,
                                 after={"via": "cli"})
-            account = services.create_staff_account(session, person=person, username=username,
+            account = staff.create_staff_account(session, person=person, username=username,
                                                     password=password)
             if role is not None:
                 region = session.scalar(select(Region).where(Region.code == region_code))
@@ -99,7 +99,7 @@ def set_staff_password(username, password_stdin):
     try:
         with get_db().session_scope() as session:
             account = _account(session, username)
-            services.set_staff_password(session, account, password)
+            staff.set_staff_password(session, account, password)
             click.echo(f"已重设 {account.username} 的密码")
     except AppError as exc:
         _fail(exc.message)
@@ -112,7 +112,7 @@ def unlock_staff(username):
     """解除控制台账号的临时锁定。"""
     with get_db().session_scope() as session:
         account = _account(session, username)
-        services.unlock_staff_account(session, account)
+        staff.unlock_staff_account(session, account)
         click.echo(f"已解除 {account.username} 的锁定")
 
 

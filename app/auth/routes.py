@@ -12,7 +12,7 @@ from ..db import get_session
 from ..errors import AppError
 from ..redis_client import get_redis
 from ..wechat import get_wechat
-from . import ratelimit, services
+from . import people, ratelimit, services, staff
 from .current import STAFF_COOKIE, current_login, require_person
 from .models import SessionKind
 from .schemas import (
@@ -36,7 +36,7 @@ def _client_address() -> str:
 
 
 def _brief(session, person) -> dict:
-    return {"id": person.id, "name": person.name, "roles": services.role_codes(session, person)}
+    return {"id": person.id, "name": person.name, "roles": people.role_codes(session, person)}
 
 
 # --- mini-program ------------------------------------------------------------------------------
@@ -111,7 +111,7 @@ def staff_login(body: StaffLoginRequest):
     config = _config()
     session = get_session()
     try:
-        result = services.staff_login(
+        result = staff.staff_login(
             session, username=body.username, password=body.password,
             ttl=timedelta(hours=config.staff_session_ttl_hours),
             max_attempts=config.staff_lockout_attempts,
@@ -144,7 +144,7 @@ def staff_logout():
 def me():
     """本人姓名、打码手机号、所在区域、角色（含范围）以及担任召集人或联系的平台。"""
     session = get_session()
-    return MeResponse.model_validate(services.describe_me(
+    return MeResponse.model_validate(people.describe_me(
         session, require_person(), current_login(), get_cipher()))
 
 
@@ -153,10 +153,10 @@ def me():
 def update_me(body: MeUpdate):
     """群众首次登录后可在此选择所在区域（村/社区等）并填写称呼。"""
     session = get_session()
-    person = services.update_me(session, require_person(), name=body.name,
+    person = people.update_me(session, require_person(), name=body.name,
                                 home_region_id=body.home_region_id)
     session.flush()
-    answer = MeResponse.model_validate(services.describe_me(
+    answer = MeResponse.model_validate(people.describe_me(
         session, person, current_login(), get_cipher()))
     session.commit()
     return answer
@@ -166,10 +166,10 @@ def update_me(body: MeUpdate):
 
 @endpoint(bp, "/people", summary="人员列表（管辖范围内）", tags=[TAG_PEOPLE], query=PeopleQuery,
           response=PeoplePage, auth="people.view")
-def people(query: PeopleQuery):
+def people_list(query: PeopleQuery):
     """工作人员查看本辖区人员；region_id 超出管辖范围返回 404。按完整手机号查询会记入审计日志。"""
     session = get_session()
-    rows, total = services.list_people(
+    rows, total = people.list_people(
         session, require_person(), cipher=get_cipher(), region_id=query.region_id, q=query.q,
         page=query.page, per_page=query.per_page)
     session.commit()
@@ -181,6 +181,6 @@ def people(query: PeopleQuery):
 def person_detail(person_id: int):
     """管辖范围外的人员一律返回 404；每次查看记入审计日志（个人信息访问）。"""
     session = get_session()
-    detail = services.view_person(session, require_person(), person_id, get_cipher())
+    detail = people.view_person(session, require_person(), person_id, get_cipher())
     session.commit()
     return PersonDetail.model_validate(detail)

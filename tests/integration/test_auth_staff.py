@@ -13,7 +13,7 @@ from app.audit.models import AuditEntry
 from app.auth import ratelimit
 from app.auth.current import open_session
 from app.auth.models import LoginSession, SessionKind, StaffAccount
-from app.auth.services import create_staff_account
+from app.auth.staff import create_staff_account
 from app.db import utcnow
 from app.org import factories as f
 from app.org.models import Person, Role

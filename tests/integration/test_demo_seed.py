@@ -184,7 +184,7 @@ def test_demo_staff_accounts_log_in_with_documented_password(session):
 
 
 def test_demo_accounts_log_in_to_the_console(app, session, client):
-    from app.auth.services import check_password_policy
+    from app.auth.staff import check_password_policy
 
     _seed(session)
     for username, *_ in demo_data.DEMO_ACCOUNTS:

@@ -12,9 +12,9 @@ from app.auth import ratelimit
 from app.auth.current import hash_token
 from app.auth.models import StaffAccount
 from app.auth.permissions import ACTIONS, Reach
-from app.auth.services import (
-    AccountLocked, check_password_policy, is_locked, login_error, minutes_left,
-    normalise_username, phone_error,
+from app.auth.services import login_error, phone_error
+from app.auth.staff import (
+    AccountLocked, check_password_policy, is_locked, minutes_left, normalise_username,
 )
 from app.errors import RateLimited, ValidationFailed
 from app.org.models import Role
