@@ -12,6 +12,7 @@ BLUEPRINTS = [
     "app.org.routes:bp",
     "app.notify.routes:bp",
     "app.auth.routes:bp",
+    "app.topics.routes:bp",
 ]
 
 
@@ -28,6 +29,9 @@ def import_models() -> None:
     from .auth import models as _auth  # noqa: F401
     from .org import models as _org  # noqa: F401
     from .notify import models as _notify  # noqa: F401
+    from .topics import models as _topics  # noqa: F401
+    from .suggestions import models as _suggestions  # noqa: F401
+    from . import idempotency as _idempotency  # noqa: F401
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -27,6 +27,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     "platform.manage": frozenset({Role.staff, Role.admin, Role.convenor, Role.liaison}),
     "platform.members.view": frozenset({Role.staff, Role.admin, Role.convenor, Role.liaison}),
     "audit.view": frozenset({Role.admin, Role.staff}),
+    # Topics (D8): the platform's convenor or CPPCC staff draft and submit; reviewers act for
+    # their body on the steps of the chain.
+    "topic.manage": frozenset({Role.convenor, Role.staff, Role.admin}),
+    "topic.review": frozenset({Role.reviewer}),
 }
 
 

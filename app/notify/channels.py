@@ -224,6 +224,7 @@ CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
     "feedback": ("mp_subscribe", "oa_template"),
     "chat_reply": ("oa_customer_service",),
     "staff_alert": ("wecom_robot",),
+    "review_request": ("mp_subscribe", "oa_template"),
 }
 DEFAULT_ORDER: tuple[str, ...] = ("mp_subscribe", "oa_template")
 assert set(CHANNEL_ORDER) == set(NOTICE_KINDS), "every notice kind needs a channel order"

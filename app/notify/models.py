@@ -48,6 +48,7 @@ NOTICE_KINDS: dict[str, str] = {
     "feedback": "反馈通知",          # D21 feedback list reached the residents who followed
     "chat_reply": "消息回复",        # a slow chatbot answer sent later
     "staff_alert": "工作提醒",       # to CPPCC staff (WeCom group robot)
+    "review_request": "审核待办",    # a D8 approval step waits for a body's reviewer
 }
 
 # Partial-index predicates as literals: a bound parameter would keep PostgreSQL's generic plans

@@ -1,0 +1,1 @@
+"""Topics: suggestions, votes, comments and the D8 approval chain."""
