@@ -13,6 +13,7 @@ BLUEPRINTS = [
     "app.notify.routes:bp",
     "app.auth.routes:bp",
     "app.topics.routes:bp",
+    "app.suggestions.listing:bp",
 ]
 
 

@@ -19,3 +19,22 @@ def committed_session(app):
 
 def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
+
+
+def count_statements(engine, fn) -> int:
+    """How many SQL statements `fn()` sends (to prove a request's count does not grow: no N+1).
+    BEGIN/COMMIT are not statements here; SQLite's BEGIN IMMEDIATE is excluded too."""
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        fn()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return len(seen)

@@ -1,0 +1,156 @@
+"""Public suggestion lists: filters, three sorts with keyset pagination, no personal data, and a
+fixed number of SQL statements whatever the page size (no N+1)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from app.auth.current import open_session
+from app.auth.models import SessionKind
+from app.db import utcnow
+from app.org import factories as f
+from app.org.models import HostType, PlatformKind
+from app.suggestions.models import Attachment, Suggestion, SuggestionState, Vote
+from app.topics.models import Category, Source
+
+from ..helpers import bearer, committed_session, count_statements
+
+NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静"]
+
+
+@pytest.fixture
+def world(app):
+    w = {}
+    with committed_session(app) as s:
+        city = f.create_region(s, code="7000", name="列表市", kind="city")
+        county = f.create_region(s, code="7001", name="列表县", kind="county", parent=city)
+        town = f.create_region(s, code="7001001", name="列表镇", kind="township", parent=county)
+        village = f.create_region(s, code="7001001001", name="列表村", kind="village", parent=town)
+        other = f.create_region(s, code="7002", name="别县", kind="county", parent=city)
+        other_town = f.create_region(s, code="7002001", name="别镇", kind="township",
+                                     parent=other)
+        p_town = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.town,
+                                   region=town)
+        p_village = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.village,
+                                      region=village)
+        p_other = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.town,
+                                    region=other_town)
+        people = [f.create_person(s, name=n, phone=f"1380000000{i}")
+                  for i, n in enumerate(NAMES)]
+        s.flush()
+        w.update(county=county.id, town=town.id, p_town=p_town.id, p_village=p_village.id,
+                 p_other=p_other.id, people=[p.id for p in people])
+        w["token"] = open_session(s, people[0], SessionKind.mp, timedelta(hours=1))[0]
+    return w
+
+
+def add_suggestions(app, world, n, *, platform="p_town", votes=lambda i: i % 4,
+                    state=SuggestionState.open, category=Category.livelihood):
+    ids = []
+    with committed_session(app) as s:
+        base = utcnow() - timedelta(days=1)
+        for i in range(n):
+            sug = Suggestion(platform_id=world[platform], proposer_id=world["people"][i % 5],
+                             source=Source.proposed, category=category,
+                             title=f"建议事项{i:03d}", description="具体情况说明" * 3,
+                             state=state, vote_count=votes(i),
+                             last_activity_at=base + timedelta(minutes=(i * 7) % 60))
+            s.add(sug)
+            s.flush()
+            ids.append(sug.id)
+    return ids
+
+
+def walk(client, url, headers=None):
+    seen, cursor, pages = [], None, 0
+    while True:
+        r = client.get(url + (f"&cursor={cursor}" if cursor else ""), headers=headers or {})
+        assert r.status_code == 200, r.json
+        seen += r.json["items"]
+        cursor = r.json["next_cursor"]
+        pages += 1
+        if not cursor:
+            return seen, pages
+
+
+@pytest.mark.parametrize("sort,key", [
+    ("new", lambda i: (i["id"],)),
+    ("supported", lambda i: (i["vote_count"], i["id"])),
+    ("active", lambda i: (i["last_activity_at"], i["id"])),
+])
+def test_keyset_pages_cover_everything_once_in_order(client, app, world, sort, key):
+    ids = add_suggestions(app, world, 23)  # many ties on vote_count and on activity time
+    items, pages = walk(client, f"/api/suggestions?platform_id={world['p_town']}&sort={sort}"
+                                "&limit=5")
+    assert pages == 5
+    assert sorted(i["id"] for i in items) == sorted(ids)
+    keys = [key(i) for i in items]
+    assert keys == sorted(keys, reverse=True)
+
+
+def test_filters_region_state_category(client, app, world):
+    town_ids = add_suggestions(app, world, 3, platform="p_town")
+    village_ids = add_suggestions(app, world, 2, platform="p_village",
+                                  category=Category.difficulty)
+    add_suggestions(app, world, 2, platform="p_other")
+    held = add_suggestions(app, world, 1, platform="p_town", state=SuggestionState.held)
+    declined = add_suggestions(app, world, 1, platform="p_town", state=SuggestionState.declined)
+
+    got = {i["id"] for i in client.get(f"/api/suggestions?region_id={world['county']}&limit=50")
+           .json["items"]}
+    assert got == set(town_ids + village_ids)  # the county includes its town and village
+    got = {i["id"] for i in client.get("/api/suggestions?category=difficulty&limit=50")
+           .json["items"]}
+    assert got == set(village_ids)
+    got = {i["id"] for i in client.get("/api/suggestions?state=declined").json["items"]}
+    assert got == set(declined)
+    assert held[0] not in {i["id"] for i in client.get("/api/suggestions?limit=50").json["items"]}
+    r = client.get("/api/suggestions?state=held")
+    assert r.status_code == 422 and r.json["error"] == "state_not_public"
+
+
+def test_no_personal_data_and_voted_by_me(client, app, world):
+    ids = add_suggestions(app, world, 3)
+    with committed_session(app) as s:
+        s.add(Vote(suggestion_id=ids[1], person_id=world["people"][0]))
+        s.add(Attachment(suggestion_id=ids[2], uploaded_by_id=world["people"][0],
+                         storage_key="k" * 32, content_type="image/jpeg", size_bytes=10,
+                         sha256="0" * 64))
+    anon = client.get("/api/suggestions").json["items"]
+    text = str(anon)
+    for name in NAMES:
+        assert name not in text
+    assert "13800000" not in text
+    assert {i["proposer"] for i in anon} <= {"王**", "李**", "张*", "刘*", "陈*"}
+    assert all(i["voted_by_me"] is None for i in anon)
+    mine = {i["id"]: i for i in client.get("/api/suggestions",
+                                           headers=bearer(world["token"])).json["items"]}
+    assert mine[ids[1]]["voted_by_me"] is True and mine[ids[0]]["voted_by_me"] is False
+    assert mine[ids[2]]["cover_url"] == "/api/uploads/" + "k" * 32
+
+
+@pytest.mark.parametrize("cursor", ["garbage", "W10", "WyJuZXciLCJ4IiwxXQ"])
+def test_bad_cursor_is_a_clear_error(client, world, cursor):
+    r = client.get(f"/api/suggestions?cursor={cursor}")
+    assert r.status_code == 422 and r.json["error"] == "invalid_cursor"
+    assert "重新加载" in r.json["message"]
+
+
+def test_cursor_of_another_sort_is_refused(client, app, world):
+    add_suggestions(app, world, 4)
+    cursor = client.get("/api/suggestions?limit=2&sort=new").json["next_cursor"]
+    r = client.get(f"/api/suggestions?limit=2&sort=supported&cursor={cursor}")
+    assert r.status_code == 422
+
+
+def test_statement_count_does_not_grow_with_the_page(client, app, world):
+    add_suggestions(app, world, 45)
+    engine = app.extensions["db"].engine
+    headers = bearer(world["token"])
+    counts = {}
+    for limit in (5, 40):
+        counts[limit] = count_statements(engine, lambda: client.get(
+            f"/api/suggestions?limit={limit}&sort=supported", headers=headers))
+    assert counts[5] == counts[40]
+    assert counts[5] <= 6  # login, person, list, covers, my votes (+ grants cache misses)
