@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-py test-miniprogram migrate seed fake-wechat clean
+.PHONY: run test test-py test-miniprogram migrate seed fake-wechat bench-topics clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -43,6 +43,11 @@ seed: $(STAMP)
 ## make fake-wechat: the local fake WeChat server on its own (port 8765).
 fake-wechat: $(STAMP)
 	$(PY) -m app.wechat.fake --port 8765
+
+## make bench-topics: votes / list reads / mix against a bare baseline (needs PostgreSQL, Redis;
+## installs wrk); results in bench/results/.
+bench-topics: $(STAMP)
+	$(PY) -m bench.topics_bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

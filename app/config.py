@@ -60,6 +60,9 @@ class Config:
     staff_lockout_attempts: int = 5
     staff_lockout_minutes: int = 15
 
+    # Public list pages are cached in Redis this many seconds (0: off). Short, so counts lag a
+    # few seconds at most while hot lists cost one Redis read.
+    list_cache_seconds: int = 3
     # Number of reverse proxies in front of the web service (for the client address and scheme).
     trusted_proxies: int = 0
 
@@ -92,6 +95,7 @@ class Config:
             staff_lockout_attempts=_env_int("STAFF_LOCKOUT_ATTEMPTS", 5),
             staff_lockout_minutes=_env_int("STAFF_LOCKOUT_MINUTES", 15),
             trusted_proxies=_env_int("TRUSTED_PROXIES", 0),
+            list_cache_seconds=_env_int("LIST_CACHE_SECONDS", 3),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
         values.update(overrides)

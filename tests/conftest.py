@@ -83,6 +83,7 @@ def config(database_url, fake_wechat) -> Config:
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
         testing=True,
+        list_cache_seconds=0,  # tests see their own writes at once; caching has its own test
         secret_key="test-secret",
         log_level="WARNING",
         wechat_mp_appid="",

@@ -4,24 +4,30 @@ whatever the page size; no personal data (masked names)."""
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-from flask import Blueprint
+from flask import Blueprint, Response, current_app, jsonify
 from pydantic import BaseModel, ConfigDict, Field
+from redis.exceptions import RedisError
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from ..api import endpoint
-from ..auth.current import current_person
+from ..auth.current import current_login
 from ..crypto import mask_name
 from ..db import get_session
 from ..errors import ValidationFailed
 from ..org.models import Person, Platform, Region
+from ..redis_client import get_redis
 from ..topics.models import CATEGORY_LABELS, Category
 from .models import SUGGESTION_STATE_LABELS, Attachment, Suggestion, SuggestionState, Vote
+
+log = logging.getLogger(__name__)
 
 PUBLIC_STATES = (SuggestionState.open, SuggestionState.taken_up, SuggestionState.declined)
 Sort = Literal["new", "supported", "active"]
@@ -99,10 +105,8 @@ def _sort_columns(sort: str):
     return None
 
 
-def list_suggestions(session: Session, q: ListQuery, viewer: Person | None
-                     ) -> tuple[list[dict], str | None]:
-    if q.state not in PUBLIC_STATES:
-        raise ValidationFailed("只能查看公开的建议", code="state_not_public")
+def _public_page(session: Session, q: ListQuery) -> dict:
+    """The page as everyone sees it (no per-viewer fields), ready for JSON."""
     sort_col = _sort_columns(q.sort)
     stmt = (
         select(Suggestion.id, Suggestion.title, Suggestion.category, Suggestion.state,
@@ -135,7 +139,6 @@ def list_suggestions(session: Session, q: ListQuery, viewer: Person | None
     ids = [r.id for r in rows]
 
     covers: dict[int, str] = {}
-    voted: set[int] = set()
     if ids:
         first = (select(Attachment.suggestion_id, func.min(Attachment.id).label("aid"))
                  .where(Attachment.suggestion_id.in_(ids))
@@ -143,19 +146,16 @@ def list_suggestions(session: Session, q: ListQuery, viewer: Person | None
         covers = {sid: key for sid, key in session.execute(
             select(first.c.suggestion_id, Attachment.storage_key)
             .join(Attachment, Attachment.id == first.c.aid))}
-        if viewer is not None:
-            voted = set(session.scalars(select(Vote.suggestion_id).where(
-                Vote.person_id == viewer.id, Vote.suggestion_id.in_(ids))))
 
     items = [{
-        "id": r.id, "title": r.title, "category": r.category,
-        "category_label": CATEGORY_LABELS[r.category], "state": r.state,
+        "id": r.id, "title": r.title, "category": r.category.value,
+        "category_label": CATEGORY_LABELS[r.category], "state": r.state.value,
         "state_label": SUGGESTION_STATE_LABELS[r.state], "platform_id": r.platform_id,
         "platform_name": r.platform_name, "proposer": mask_name(r.proposer_name),
         "vote_count": r.vote_count, "comment_count": r.comment_count,
         "cover_url": f"/api/uploads/{covers[r.id]}" if r.id in covers else None,
-        "voted_by_me": (r.id in voted) if viewer is not None else None,
-        "created_at": r.created_at, "last_activity_at": r.last_activity_at,
+        "voted_by_me": None,
+        "created_at": r.created_at.isoformat(), "last_activity_at": r.last_activity_at.isoformat(),
     } for r in rows]
     next_cursor = None
     if more and rows:
@@ -163,7 +163,49 @@ def list_suggestions(session: Session, q: ListQuery, viewer: Person | None
         key = (None if sort_col is None else last.vote_count if q.sort == "supported"
                else last.last_activity_at.isoformat())
         next_cursor = encode_cursor(Cursor(q.sort, key, last.id))
-    return items, next_cursor
+    return {"items": items, "next_cursor": next_cursor}
+
+
+def _cached_page(session: Session, q: ListQuery) -> bytes:
+    """The public page as JSON bytes, from the short-lived Redis cache when fresh. Redis being
+    down only costs the cache (the database answers)."""
+    ttl = current_app.config["APP"].list_cache_seconds
+    if q.state not in PUBLIC_STATES:
+        raise ValidationFailed("只能查看公开的建议", code="state_not_public")
+    if q.cursor:
+        decode_cursor(q.cursor, q.sort)  # a bad cursor is refused even when cached
+    key = "list:suggestions:v1:" + hashlib.sha1(
+        q.model_dump_json(exclude_none=True).encode()).hexdigest()
+    redis_client = get_redis() if ttl > 0 else None
+    if redis_client is not None:
+        try:
+            hit = redis_client.get(key)
+            if hit is not None:
+                return hit
+        except RedisError:
+            log.warning("list cache unavailable", exc_info=True)
+            redis_client = None
+    body = json.dumps(_public_page(session, q), ensure_ascii=False,
+                      separators=(",", ":")).encode()
+    if redis_client is not None:
+        try:
+            redis_client.set(key, body, ex=ttl)
+        except RedisError:
+            log.warning("list cache unavailable", exc_info=True)
+    return body
+
+
+def list_suggestions(session: Session, q: ListQuery, viewer_id: int | None) -> Response:
+    body = _cached_page(session, q)
+    if viewer_id is None:
+        return Response(body, mimetype="application/json")
+    page = json.loads(body)
+    ids = [item["id"] for item in page["items"]]
+    voted = set(session.scalars(select(Vote.suggestion_id).where(
+        Vote.person_id == viewer_id, Vote.suggestion_id.in_(ids)))) if ids else set()
+    for item in page["items"]:
+        item["voted_by_me"] = item["id"] in voted
+    return jsonify(page)
 
 
 bp = Blueprint("suggestion_lists", __name__, url_prefix="/api")
@@ -174,6 +216,6 @@ bp = Blueprint("suggestion_lists", __name__, url_prefix="/api")
 def suggestion_list(query: ListQuery):
     """按平台、区域（含下级）、状态、类别筛选；按最新、支持最多、最近活跃排序；
     用 next_cursor 翻页。姓名打码，不含任何个人信息。登录后返回 voted_by_me。"""
-    session = get_session()
-    items, next_cursor = list_suggestions(session, query, current_person())
-    return SuggestionPage(items=items, next_cursor=next_cursor)
+    # Only the viewer's id is needed (for voted_by_me): no need to load the person.
+    login = current_login()
+    return list_suggestions(get_session(), query, login.person_id if login else None)

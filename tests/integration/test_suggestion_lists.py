@@ -154,3 +154,36 @@ def test_statement_count_does_not_grow_with_the_page(client, app, world):
             f"/api/suggestions?limit={limit}&sort=supported", headers=headers))
     assert counts[5] == counts[40]
     assert counts[5] <= 6  # login, person, list, covers, my votes (+ grants cache misses)
+
+
+def test_hot_list_is_served_from_the_short_cache(client, app, world, monkeypatch):
+    monkeypatch.setitem(app.config, "APP", app.config["APP"].with_(list_cache_seconds=30))
+    ids = add_suggestions(app, world, 3)
+    engine = app.extensions["db"].engine
+    url = f"/api/suggestions?platform_id={world['p_town']}"
+    first = client.get(url).json
+    assert count_statements(engine, lambda: client.get(url)) == 0  # a cache hit: no SQL
+    # Logged-in readers share the cached page and get their own voted_by_me with one query.
+    with committed_session(app) as s:
+        s.add(Vote(suggestion_id=ids[0], person_id=world["people"][0]))
+    mine = client.get(url, headers=bearer(world["token"])).json
+    assert {i["id"]: i["voted_by_me"] for i in mine["items"]}[ids[0]] is True
+    assert [i["id"] for i in mine["items"]] == [i["id"] for i in first["items"]]
+    # Another query is another key; a bad cursor is refused even when the page is cached.
+    assert client.get(url + "&sort=supported").status_code == 200
+    assert client.get(url + "&cursor=garbage").status_code == 422
+
+
+def test_list_still_answers_when_redis_is_down(client, app, world, monkeypatch):
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    monkeypatch.setitem(app.config, "APP", app.config["APP"].with_(list_cache_seconds=30))
+    add_suggestions(app, world, 2)
+
+    def down(*a, **k):
+        raise RedisConnectionError("down")
+
+    monkeypatch.setattr(app.extensions["redis"], "get", down)
+    monkeypatch.setattr(app.extensions["redis"], "set", down)
+    r = client.get("/api/suggestions")
+    assert r.status_code == 200 and len(r.json["items"]) == 2
