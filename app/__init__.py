@@ -14,6 +14,10 @@ BLUEPRINTS = [
     "app.auth.routes:bp",
     "app.topics.routes:bp",
     "app.suggestions.listing:bp",
+    "app.suggestions.routes:bp",
+    "app.suggestions.vote_routes:bp",
+    "app.suggestions.trail_routes:bp",
+    "app.suggestions.comment_routes:bp",
 ]
 
 

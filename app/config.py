@@ -65,6 +65,14 @@ class Config:
     list_cache_seconds: int = 3
     # Number of reverse proxies in front of the web service (for the client address and scheme).
     trusted_proxies: int = 0
+    # Votes (cast or withdrawn) one person may send per minute (Redis; fails open).
+    vote_rate_limit_per_minute: int = 30
+    # A visible comment is held for moderation once this many people have reported it.
+    comment_report_threshold: int = 3
+    # Uploaded photos (empty: instance/uploads) and the local content word list (empty: the
+    # bundled app/suggestions/wordlist.txt).
+    upload_dir: str = ""
+    content_wordlist: str = ""
 
     log_level: str = "INFO"
     testing: bool = False
@@ -95,7 +103,11 @@ class Config:
             staff_lockout_attempts=_env_int("STAFF_LOCKOUT_ATTEMPTS", 5),
             staff_lockout_minutes=_env_int("STAFF_LOCKOUT_MINUTES", 15),
             trusted_proxies=_env_int("TRUSTED_PROXIES", 0),
+            vote_rate_limit_per_minute=_env_int("VOTE_RATE_LIMIT_PER_MINUTE", 30),
             list_cache_seconds=_env_int("LIST_CACHE_SECONDS", 3),
+            comment_report_threshold=_env_int("COMMENT_REPORT_THRESHOLD", 3),
+            upload_dir=env.get("UPLOAD_DIR", ""),
+            content_wordlist=env.get("CONTENT_WORDLIST_FILE", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
         values.update(overrides)

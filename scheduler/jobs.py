@@ -9,6 +9,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from app.auth.maintenance import purge_expired_sessions
+from app.idempotency import purge_idempotency_records
 
 log = logging.getLogger("scheduler")
 
@@ -31,6 +32,14 @@ JOBS: list[JobSpec] = [
         trigger_args={"hour": 3, "minute": 17},
         misfire_grace_minutes=12 * 60,
         description="删除过期 30 天以上的登录会话",
+    ),
+    JobSpec(
+        id="purge_idempotency_records",
+        func=purge_idempotency_records,
+        trigger="cron",
+        trigger_args={"minute": 41},
+        misfire_grace_minutes=60,
+        description="删除 24 小时前的重复提交防护记录（Idempotency-Key）",
     ),
 ]
 

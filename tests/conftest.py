@@ -78,8 +78,9 @@ def _reset_fake_wechat(request):
 
 
 @pytest.fixture(scope="session")
-def config(database_url, fake_wechat) -> Config:
+def config(database_url, fake_wechat, tmp_path_factory) -> Config:
     return Config.from_env(
+        upload_dir=str(tmp_path_factory.mktemp("uploads")),  # never the repo's instance/
         database_url=database_url,
         redis_url=TEST_REDIS_URL,
         testing=True,

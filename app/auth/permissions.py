@@ -31,6 +31,12 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # their body on the steps of the chain.
     "topic.manage": frozenset({Role.convenor, Role.staff, Role.admin}),
     "topic.review": frozenset({Role.reviewer}),
+    # D7 公开征集: CPPCC staff within their reach, or a convenor for their own platform.
+    "campaign.manage": frozenset({Role.staff, Role.admin, Role.convenor}),
+    # D7 点题 on behalf of a Party committee / government: staff within reach (the body's own
+    # reviewers may too — checked per body in app/suggestions/services.py).
+    "suggestion.assign": frozenset({Role.staff, Role.admin}),
+    "content.moderate": frozenset({Role.convenor, Role.staff, Role.admin}),  # held content
 }
 
 

@@ -16,6 +16,7 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..notify.services import Notice, dedupe_key, enqueue_many
 from ..org.models import Body, Person, Platform, Region, Role, RoleAssignment
 from ..org.services import today_local
+from ..suggestions import trail
 from .approval import resolve_chain
 from .models import (
     STEP_KIND_LABELS, ApprovalStep, Category, Source, StepKind, StepState, Topic, TopicState,
@@ -149,6 +150,21 @@ def _notify_managers(session: Session, topic: Topic, *, kind_subject: str, title
             for pid in sorted(people)]
 
 
+def _tell_followers(session: Session, topic: Topic, *, kind: str, event: str, text: str,
+                    exclude: set[int]) -> None:
+    """Item 8: every transition goes on the topic's public trail and to its followers. The
+    trail never names a reviewer and keeps a return reason internal (the convenor gets it)."""
+    trail.add_timeline(session, topic_id=topic.id, kind=kind, text=text)
+    trail.notify_followers(session, topic_id=topic.id, subject=f"topic:{topic.id}:{event}",
+                           title="议题进展", body=f"您关注的议题“{topic.title}”{text}。",
+                           link=f"/pages/topic/topic?id={topic.id}", exclude=exclude)
+
+
+def _managers(session: Session, topic: Topic) -> set[int]:
+    platform = session.get(Platform, topic.platform_id)
+    return {topic.created_by_id} | ({platform.convenor_id} if platform.convenor_id else set())
+
+
 def submit_topic(session: Session, *, actor: Person, topic_id: int,
                  step_day_overrides: dict[str, int] | None = None) -> Topic:
     """Send a draft (or a returned topic, revised) into a new round of its D8 chain."""
@@ -168,6 +184,12 @@ def submit_topic(session: Session, *, actor: Person, topic_id: int,
            object_id=topic.id, before=before,
            after={**snapshot(topic), "steps": [(s.seq, s.kind.value, s.body_id) for s in steps]})
     enqueue_many(session, notices)
+    first = session.get(Body, steps[0].body_id)
+    again = f"修改后重新提交审核（第{topic.approval_round}轮）" if topic.approval_round > 1 \
+        else "已提交审核"
+    _tell_followers(session, topic, kind="submitted", event=f"submitted:{topic.approval_round}",
+                    text=f"{again}，当前环节：{first.name}{STEP_KIND_LABELS[steps[0].kind]}",
+                    exclude={actor.id})
     session.expire(topic, ["steps"])
     return topic
 
@@ -220,6 +242,23 @@ def act_on_step(session: Session, *, actor: Person, topic_id: int, step_id: int,
            object_type="topic", object_id=topic.id, before=before,
            after={"topic": snapshot(topic), "step": snapshot(step)})
     enqueue_many(session, notices)
+    body = session.get(Body, step.body_id)
+    if not approve:
+        _tell_followers(session, topic, kind="returned",
+                        event=f"returned:{topic.approval_round}",
+                        text=f"在{label}环节退回修改，召集人修改后将重新提交审核",
+                        exclude={actor.id} | _managers(session, topic))
+    elif topic.state is TopicState.approved:
+        _tell_followers(session, topic, kind="approved",
+                        event=f"approved:{topic.approval_round}",
+                        text=f"已通过{body.name}{label}，完成审核程序，将开展调研和协商",
+                        exclude={actor.id} | _managers(session, topic))
+    else:
+        nxt = following[0]
+        _tell_followers(session, topic, kind="step_passed", event=f"step:{step.id}:passed",
+                        text=f"已通过{body.name}{label}，进入下一环节："
+                             f"{session.get(Body, nxt.body_id).name}{STEP_KIND_LABELS[nxt.kind]}",
+                        exclude={actor.id})
     return topic
 
 
