@@ -16,6 +16,9 @@ INSTANCE_DIR = ROOT / "instance"
 DEV_SECRET = "dev-only-secret-change-me"
 
 
+_ENV_NAMES = {"data_key": "DATA_ENCRYPTION_KEY", "lookup_key": "DATA_LOOKUP_KEY"}
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or wrong; raised at start-up, never later."""
 
@@ -136,7 +139,7 @@ class Config:
             if missing:
                 raise ConfigError(
                     "production mode (WECHAT_MP_APPID set) requires: "
-                    + ", ".join(m.upper() for m in missing)
+                    + ", ".join(_ENV_NAMES.get(m, m.upper()) for m in missing)
                 )
         oa = [self.wechat_oa_appid, self.wechat_oa_token]
         if any(oa) and not all(oa):

@@ -17,7 +17,7 @@ def test_production_refuses_missing_secrets(monkeypatch):
     with pytest.raises(ConfigError) as err:
         Config.from_env()
     text = str(err.value)
-    for name in ("SECRET_KEY", "DATA_KEY", "LOOKUP_KEY", "WECHAT_MP_SECRET"):
+    for name in ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "DATA_LOOKUP_KEY", "WECHAT_MP_SECRET"):
         assert name in text
 
 
