@@ -73,6 +73,8 @@ def create_app(config: Config | None = None) -> Flask:
     from .wechat import init_wechat
     init_wechat(app)
 
+    from .api import BoundedIntConverter
+    app.url_map.converters["int"] = BoundedIntConverter
     for path in BLUEPRINTS:
         app.register_blueprint(_import(path))
 

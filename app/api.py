@@ -21,6 +21,7 @@ from typing import Any, Callable
 from flask import Blueprint, Response, jsonify, request
 from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
+from werkzeug.routing import IntegerConverter
 
 from .errors import AppError, ValidationFailed
 
@@ -73,16 +74,55 @@ def validation_details(exc: ValidationError) -> list[dict]:
     return details
 
 
+# Every integer column is a 32-bit INTEGER; no id, page or count a client sends may exceed it
+# (SQLite would raise OverflowError, PostgreSQL "out of range" — both a 500 without this bound).
+MAX_INT = 2**31 - 1
+
+
+def _out_of_range(value: Any, where: str) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return where if abs(value) > MAX_INT else None
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, (list, tuple, set)):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        found = _out_of_range(item, f"{where}.{key}" if where else str(key))
+        if found:
+            return found
+    return None
+
+
+class BoundedIntConverter(IntegerConverter):
+    """`<int:…>` in every route: a path id above MAX_INT matches nothing (404), never reaching
+    the database. Installed by create_app before the blueprints."""
+
+    def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+def _fail(details: list[dict]) -> ValidationFailed:
+    first = details[0] if details else {"field": "", "message": "格式不正确"}
+    return ValidationFailed(
+        f"{first['field']}：{first['message']}" if first["field"] else first["message"],
+        details=details,
+    )
+
+
 def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
     try:
-        return model.model_validate(data)
+        parsed = model.model_validate(data)
     except ValidationError as exc:
-        details = validation_details(exc)
-        first = details[0] if details else {"field": "", "message": "格式不正确"}
-        raise ValidationFailed(
-            f"{first['field']}：{first['message']}" if first["field"] else first["message"],
-            details=details,
-        ) from None
+        raise _fail(validation_details(exc)) from None
+    where = _out_of_range(parsed.model_dump(), "")
+    if where:
+        raise _fail([{"field": where, "message": "数值过大"}])
+    return parsed
 
 
 @dataclass

@@ -141,6 +141,15 @@ class Config:
                     "production mode (WECHAT_MP_APPID set) requires: "
                     + ", ".join(_ENV_NAMES.get(m, m.upper()) for m in missing)
                 )
+            # The embedded stand-ins are per process: an in-process Redis would give every
+            # gunicorn worker its own rate limits, token lock and caches, and SQLite its own
+            # writer lock. Production runs on the real servers (docs/deploy.md).
+            if not self.redis_url:
+                raise ConfigError("production mode (WECHAT_MP_APPID set) requires REDIS_URL "
+                                  "(redis://host:6379/0)")
+            if self.is_sqlite:
+                raise ConfigError("production mode (WECHAT_MP_APPID set) requires DATABASE_URL "
+                                  "pointing at PostgreSQL (postgresql://user@host/db)")
         oa = [self.wechat_oa_appid, self.wechat_oa_token]
         if any(oa) and not all(oa):
             raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")

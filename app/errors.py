@@ -8,6 +8,7 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify
+from sqlalchemy.exc import DataError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,16 @@ def register_error_handlers(app: Flask) -> None:
     def _http_error(err: HTTPException):
         code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", "请求失败"))
         return error_response(AppError(message, code=code, status=err.code))
+
+    @app.errorhandler(OverflowError)
+    @app.errorhandler(DataError)
+    def _bad_value(err: Exception):
+        # Safety net behind the bounds in app/api.py: a value the database cannot hold is the
+        # client's mistake (400), not a server error. Nothing was written: the request's
+        # session is rolled back on teardown.
+        log.warning("value rejected by the database: %s", str(err).splitlines()[0][:200])
+        return error_response(AppError("提交的数值超出允许范围", code="value_out_of_range",
+                                       status=400))
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

@@ -65,9 +65,14 @@ def current_login() -> LoginSession | None:
     token, kind = _presented_token()
     login = None
     if token and len(token) <= 128:
-        row = get_session().scalar(
-            select(LoginSession).where(LoginSession.token_hash == hash_token(token))
-        )
+        # The person comes in the same statement (one round trip per authenticated request)
+        # and is kept for current_person (the session's identity map holds it only weakly).
+        found = get_session().execute(
+            select(LoginSession, Person).join(Person, Person.id == LoginSession.person_id)
+            .where(LoginSession.token_hash == hash_token(token))
+        ).first()
+        row = found[0] if found is not None else None
+        cache["login_person"] = found[1] if found is not None else None
         if (row is not None and row.kind is kind and row.revoked_at is None
                 and row.expires_at > utcnow()):
             login = row
@@ -82,7 +87,7 @@ def current_person() -> Person | None:
     login = current_login()
     person = None
     if login is not None:
-        person = get_session().get(Person, login.person_id)
+        person = cache.get("login_person") or get_session().get(Person, login.person_id)
         if person is not None and not person.is_active:
             person = None
     cache["current_person"] = person

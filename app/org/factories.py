@@ -92,6 +92,23 @@ def create_region(session: Session, *, code: str, name: str, kind: RegionKind | 
     return region
 
 
+def create_region_chain(session: Session, *, code: str, names: tuple[str, ...]
+                        ) -> list[Region]:
+    """City → county → town (→ village): one region per name, each below the previous.
+    Codes follow the administrative pattern: `code` for the city, then code[:2] + "01",
+    + "001", + "001". Kinds: city, county, township, village."""
+    kinds = (RegionKind.city, RegionKind.county, RegionKind.township, RegionKind.village)
+    if not 1 <= len(names) <= len(kinds):
+        raise ValueError("names: city, county[, town[, village]]")
+    codes = [code, code[:2] + "01"]
+    codes += [codes[-1] + "001", codes[-1] + "001001"]
+    chain: list[Region] = []
+    for name, kind, region_code in zip(names, kinds, codes):
+        chain.append(create_region(session, code=region_code, name=name, kind=kind,
+                                   parent=chain[-1] if chain else None))
+    return chain
+
+
 def create_enterprise(session: Session, *, name: str, region: Region,
                       is_room_eligible: bool = True) -> Enterprise:
     """D2: an enterprise or institution is attached to a town-level unit or a county."""

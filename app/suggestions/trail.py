@@ -90,18 +90,20 @@ def _bump_follower_count(session: Session, suggestion_id: int, delta: int) -> No
 
 
 def follow(session: Session, *, person_id: int, suggestion_id: int | None = None,
-           topic_id: int | None = None) -> bool:
+           topic_id: int | None = None, bump_count: bool = True) -> bool:
     """Follow a suggestion or a topic. Idempotent: returns True only when newly followed.
 
     Visibility (can this person see the subject at all?) is the caller's check; this only
-    writes the row and keeps the suggestion's follower_count equal to its rows.
+    writes the row and keeps the suggestion's follower_count equal to its rows. A caller that
+    moves the suggestion's counters itself in the same transaction (votes.cast_vote, one UPDATE
+    for both counters) passes bump_count=False and adds the returned 1 to follower_count.
     """
     kind, subject_id = _subject(suggestion_id, topic_id)
     column = f"{kind}_id"
     session.flush()  # pending ORM rows (e.g. a just-created suggestion) must exist first
     inserted = _insert_follow_ignoring_duplicate(
         session, {"person_id": person_id, column: subject_id, "created_at": utcnow()}, column)
-    if inserted and kind == "suggestion":
+    if inserted and kind == "suggestion" and bump_count:
         _bump_follower_count(session, subject_id, +1)
     return inserted
 

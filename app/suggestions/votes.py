@@ -69,8 +69,7 @@ def check_vote_rate(client: redis.Redis, person_id: int, per_minute: int) -> Non
 def _open_suggestion(session: Session, suggestion_id: int, person: Person) -> None:
     """404 when the caller may not see the suggestion, 409 vote_closed when it is not open."""
     row = session.execute(
-        select(Suggestion.state, Suggestion.proposer_id, Platform.is_active, Platform.id,
-               Platform.region_id)
+        select(Suggestion.state, Suggestion.proposer_id, Platform.is_active, Platform.id, Platform.region_id)
         .join(Platform, Platform.id == Suggestion.platform_id)
         .where(Suggestion.id == suggestion_id)).first()
     if row is None:
@@ -110,11 +109,14 @@ def _insert_vote(session: Session, suggestion_id: int, person_id: int) -> bool:
         return False
 
 
-def _move_count(session: Session, suggestion_id: int, delta: int, *, touch: bool) -> int:
-    """vote_count += delta atomically, only while the suggestion is open; the new count.
-    VoteClosed when the suggestion closed meanwhile (the caller's transaction then rolls back,
-    taking the vote row change with it)."""
+def _move_count(session: Session, suggestion_id: int, delta: int, *, touch: bool,
+                followers: int = 0) -> int:
+    """vote_count += delta (and follower_count += followers) atomically in one UPDATE, only
+    while the suggestion is open; the new vote count. VoteClosed when the suggestion closed
+    meanwhile (the caller's transaction then rolls back, taking the row changes with it)."""
     values = {"vote_count": _suggestions.c.vote_count + delta}
+    if followers:
+        values["follower_count"] = _suggestions.c.follower_count + followers
     if touch:
         values["last_activity_at"] = utcnow()
     count = session.execute(
@@ -136,20 +138,24 @@ def _forget_loaded(session: Session, suggestion_id: int) -> None:
 
 
 def _current_count(session: Session, suggestion_id: int) -> int:
+    """Re-read after a no-op: a concurrent request of the same person may have just committed
+    (READ COMMITTED: this statement sees it), so the answer matches the row that exists."""
     return session.scalar(select(_suggestions.c.vote_count)
                           .where(_suggestions.c.id == suggestion_id)) or 0
 
 
 def cast_vote(session: Session, *, suggestion_id: int, person: Person) -> VoteState:
     """Support an open suggestion. Idempotent: voting again returns the existing state and
-    changes nothing. The voter follows the suggestion."""
+    changes nothing. The voter follows the suggestion. Four statements: check, vote row,
+    follow row, one UPDATE moving both counters."""
     _open_suggestion(session, suggestion_id, person)
     if not _insert_vote(session, suggestion_id, person.id):
         return VoteState(True, _current_count(session, suggestion_id), False)
-    count = _move_count(session, suggestion_id, +1, touch=True)
     from .trail import follow
 
-    follow(session, person_id=person.id, suggestion_id=suggestion_id)
+    followed = follow(session, person_id=person.id, suggestion_id=suggestion_id,
+                      bump_count=False)
+    count = _move_count(session, suggestion_id, +1, touch=True, followers=int(followed))
     return VoteState(True, count, True)
 
 

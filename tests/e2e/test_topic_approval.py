@@ -23,10 +23,8 @@ def world(app):
     chains with one reviewer; one convenor per room; tokens for everyone."""
     w = {}
     with committed_session(app) as s:
-        city = f.create_region(s, code="9000", name="测试市", kind="city")
-        county = f.create_region(s, code="9001", name="东县", kind="county", parent=city)
-        town = f.create_region(s, code="9001001", name="新坝镇", kind="township", parent=county)
-        village = f.create_region(s, code="9001001001", name="前进村", kind="village", parent=town)
+        city, county, town, village = f.create_region_chain(
+            s, code="9000", names=("测试市", "东县", "新坝镇", "前进村"))
         other_town = f.create_region(s, code="9001002", name="白塔镇", kind="township",
                                      parent=county)
         ent = f.create_enterprise(s, name="东县食品厂", region=town)

@@ -77,7 +77,8 @@ def test_login_sets_an_httponly_lax_cookie_and_returns_the_csrf_token(client, ap
 def test_cookie_is_secure_outside_testing_and_sandbox(client, app, staff, monkeypatch):
     production = app.config["APP"].with_(
         testing=False, sandbox=False, secret_key="s" * 40, data_key="d", lookup_key="l",
-        wechat_mp_appid="wx123", wechat_mp_secret="secret")
+        wechat_mp_appid="wx123", wechat_mp_secret="secret", redis_url="redis://redis:6379/0",
+        database_url="postgresql://app@db/yshsl")  # only checked, never connected to
     monkeypatch.setitem(app.config, "APP", production)
     assert "Secure" in cookie_header(staff_login(client))
 

@@ -318,9 +318,7 @@ def test_scheduler_purges_records_older_than_24_hours(app, toy_world):
 @pytest.fixture
 def resident(app, fake_wechat):
     with committed_session(app) as s:
-        city = f.create_region(s, code="6200", name="幂等市", kind="city")
-        county = f.create_region(s, code="6201", name="幂等县", kind="county", parent=city)
-        town = f.create_region(s, code="6201001", name="幂等镇", kind="township", parent=county)
+        town = f.create_region_chain(s, code="6200", names=("幂等市", "幂等县", "幂等镇"))[-1]
         room = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.town, region=town)
         person = f.create_person(s, name="钱居民")
         s.flush()

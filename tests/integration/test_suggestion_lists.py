@@ -23,10 +23,8 @@ NAMES = ["王建国", "李秀英", "张伟", "刘洋", "陈静"]
 def world(app):
     w = {}
     with committed_session(app) as s:
-        city = f.create_region(s, code="7000", name="列表市", kind="city")
-        county = f.create_region(s, code="7001", name="列表县", kind="county", parent=city)
-        town = f.create_region(s, code="7001001", name="列表镇", kind="township", parent=county)
-        village = f.create_region(s, code="7001001001", name="列表村", kind="village", parent=town)
+        city, county, town, village = f.create_region_chain(
+            s, code="7000", names=("列表市", "列表县", "列表镇", "列表村"))
         other = f.create_region(s, code="7002", name="别县", kind="county", parent=city)
         other_town = f.create_region(s, code="7002001", name="别镇", kind="township",
                                      parent=other)

@@ -33,11 +33,8 @@ def build_world(app) -> dict:
     reviewers for each, county staff, convenors, a CPPCC member, two residents."""
     w: dict = {}
     with committed_session(app) as s:
-        city = f.create_region(s, code="8100", name="测试市", kind="city")
-        county = f.create_region(s, code="8101", name="东县", kind="county", parent=city)
-        town = f.create_region(s, code="8101001", name="新坝镇", kind="township", parent=county)
-        village = f.create_region(s, code="8101001001", name="前进村", kind="village",
-                                  parent=town)
+        city, county, town, village = f.create_region_chain(
+            s, code="8100", names=("测试市", "东县", "新坝镇", "前进村"))
         other_town = f.create_region(s, code="8101002", name="白塔镇", kind="township",
                                      parent=county)
         other_county = f.create_region(s, code="8102", name="西县", kind="county", parent=city)

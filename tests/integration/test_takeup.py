@@ -60,11 +60,8 @@ def build_world(app) -> dict:
     residents (with full names and phones, which must never reach the public trail)."""
     w = {}
     with committed_session(app) as s:
-        city = f.create_region(s, code="7000", name="北市", kind="city")
-        county = f.create_region(s, code="7001", name="南县", kind="county", parent=city)
-        town = f.create_region(s, code="7001001", name="清河镇", kind="township", parent=county)
-        village = f.create_region(s, code="7001001001", name="柳树村", kind="village",
-                                  parent=town)
+        city, county, town, village = f.create_region_chain(
+            s, code="7000", names=("北市", "南县", "清河镇", "柳树村"))
         other_town = f.create_region(s, code="7001002", name="石桥镇", kind="township",
                                      parent=county)
         other_county = f.create_region(s, code="7002", name="北县", kind="county", parent=city)

@@ -18,9 +18,7 @@ from ..helpers import committed_session
 @pytest.fixture
 def world(app):
     with committed_session(app) as s:
-        city = f.create_region(s, code="8100", name="西市", kind="city")
-        county = f.create_region(s, code="8101", name="西县", kind="county", parent=city)
-        town = f.create_region(s, code="8101001", name="河口镇", kind="township", parent=county)
+        town = f.create_region_chain(s, code="8100", names=("西市", "西县", "河口镇"))[-1]
         room = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.town, region=town)
         people = [f.create_person(s, name=f"居民{i}") for i in range(3)]
         s.flush()

@@ -31,9 +31,7 @@ RESIDENTS = 50
 def world(app):
     w: dict = {}
     with committed_session(app) as s:
-        city = f.create_region(s, code="6100", name="投票市", kind="city")
-        county = f.create_region(s, code="6101", name="投票县", kind="county", parent=city)
-        town = f.create_region(s, code="6101001", name="投票镇", kind="township", parent=county)
+        town = f.create_region_chain(s, code="6100", names=("投票市", "投票县", "投票镇"))[-1]
         room = f.create_platform(s, kind=PlatformKind.room, host_type=HostType.town, region=town)
         closed_room = f.create_platform(s, kind=PlatformKind.mobile, host_type=HostType.town,
                                         region=town)

@@ -21,13 +21,35 @@ def test_production_refuses_missing_secrets(monkeypatch):
         assert name in text
 
 
-def test_production_with_all_secrets(monkeypatch):
+@pytest.fixture
+def production_env(monkeypatch):
     monkeypatch.setenv("WECHAT_MP_APPID", "wx123")
     monkeypatch.setenv("WECHAT_MP_SECRET", "s")
     monkeypatch.setenv("SECRET_KEY", "k" * 40)
     monkeypatch.setenv("DATA_ENCRYPTION_KEY", "x")
     monkeypatch.setenv("DATA_LOOKUP_KEY", "y")
+    monkeypatch.setenv("REDIS_URL", "redis://redis:6379/0")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://app@db/yshsl")
+    return monkeypatch
+
+
+def test_production_with_all_secrets(production_env):
     assert Config.from_env().sandbox is False
+
+
+def test_production_refuses_the_in_process_redis(production_env):
+    production_env.delenv("REDIS_URL")
+    with pytest.raises(ConfigError, match="REDIS_URL"):
+        Config.from_env()
+
+
+def test_production_refuses_sqlite(production_env):
+    production_env.delenv("DATABASE_URL")
+    with pytest.raises(ConfigError, match="DATABASE_URL"):
+        Config.from_env()
+    production_env.setenv("DATABASE_URL", "sqlite:////var/lib/yshsl.db")
+    with pytest.raises(ConfigError, match="PostgreSQL"):
+        Config.from_env()
 
 
 def test_bad_port_and_aes_key(monkeypatch):
