@@ -40,8 +40,14 @@ def _require_tables() -> None:
 
 def seed_demo_command() -> None:
     """载入演示城市（可重复运行：已有的数据不会重复创建，也不会被修改）。"""
-    from .org.demo import seed_demo
+    from .config import ConfigError
+    from .org.demo import check_demo_allowed, seed_demo
 
+    try:
+        check_demo_allowed(current_app.config["APP"])
+    except ConfigError as err:
+        click.echo(str(err), err=True)
+        raise click.exceptions.Exit(EXIT_FILE_REJECTED) from None
     _require_tables()
     with _db().session_scope() as session:
         summary = seed_demo(session)

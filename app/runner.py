@@ -13,8 +13,23 @@ import threading
 from .config import INSTANCE_DIR, Config
 
 
+def wants_demo(config: Config, env=os.environ) -> bool:
+    """Demo data: loaded in sandbox mode unless DEMO_DATA=0; outside it only asked for with
+    DEMO_DATA=1, which is refused (ConfigError) — the demo accounts' password is public."""
+    flag = env.get("DEMO_DATA", "")
+    if flag == "0":
+        return False
+    if flag == "1" or config.sandbox:
+        from .org.demo import check_demo_allowed
+
+        check_demo_allowed(config)
+        return True
+    return False
+
+
 def main() -> None:
     config = Config.from_env()
+    demo = wants_demo(config)
     host = os.environ.get("HOST", "127.0.0.1")
     fake = None
     if config.sandbox and not config.wechat_api_base:
@@ -33,7 +48,7 @@ def main() -> None:
     from . import create_app
 
     app = create_app(config)
-    if config.sandbox or os.environ.get("DEMO_DATA") == "1":
+    if demo:
         from .org.demo import seed_demo
 
         with app.app_context(), app.extensions["db"].session_scope() as session:
@@ -85,4 +100,9 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from .config import ConfigError
+
+    try:
+        main()
+    except ConfigError as err:  # a setting is wrong: say which, no traceback
+        raise SystemExit(f"配置错误 / configuration error: {err}") from None

@@ -38,3 +38,12 @@ def count_statements(engine, fn) -> int:
     finally:
         event.remove(engine, "before_cursor_execute", count)
     return len(seen)
+
+
+def production_config(config):
+    """The test config turned into a valid production one (WECHAT_MP_APPID and every secret set,
+    real-server URLs that are only checked, never connected to)."""
+    return config.with_(
+        testing=False, sandbox=False, secret_key="s" * 40, data_key="d", lookup_key="l",
+        wechat_mp_appid="wx123", wechat_mp_secret="secret", redis_url="redis://redis:6379/0",
+        database_url="postgresql://app@db/yshsl")

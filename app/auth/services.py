@@ -37,12 +37,14 @@ from ..errors import (
 )
 from ..org.models import (
     Person,
+    Role,
+    RoleAssignment,
     WechatApp,
     WechatIdentity,
 )
 from ..wechat.errors import WechatError
 from .current import open_session
-from .models import LoginSession, SessionKind
+from .models import LoginSession, SessionKind, StaffAccount
 
 log = logging.getLogger(__name__)
 
@@ -186,6 +188,7 @@ def bind_phone(session: Session, person: Person, *, phone_code: str, mp,
     phone_hash = cipher.lookup_hash(phone)
     owner = session.scalar(select(Person).where(Person.phone_hash == phone_hash))
     if owner is not None and owner.id != person.id:
+        _refuse_privileged_target(session, owner)
         target = merge_people(session, source=person, target=owner, actor_id=person.id)
         return PhoneBindResult(target, phone, merged_from=person.id)
     had_phone = person.phone_hash is not None
@@ -200,6 +203,28 @@ def bind_phone(session: Session, person: Person, *, phone_code: str, mp,
     record(session, actor_id=person.id, action="person.phone_bound", object_type="person",
            object_id=person.id, after={"phone": mask_phone(phone), "replaced": had_phone})
     return PhoneBindResult(person, phone)
+
+
+# Roles that act for an institution or see personal data: a phone number alone (numbers are
+# recycled in China, SIMs get swapped) must never hand them to whoever logs in with it.
+PRIVILEGED_ROLES = (Role.reviewer, Role.dept_handler, Role.staff, Role.admin)
+
+
+def _refuse_privileged_target(session: Session, owner: Person) -> None:
+    """Self-service phone binding never merges into a person who holds a privileged role or a
+    console account: 409 privileged_account; staff link that WeChat account after checking."""
+    privileged = session.scalar(select(RoleAssignment.id).where(
+        RoleAssignment.person_id == owner.id, RoleAssignment.is_active.is_(True),
+        RoleAssignment.role.in_(PRIVILEGED_ROLES)).limit(1))
+    if privileged is None:
+        privileged = session.scalar(select(StaffAccount.id).where(
+            StaffAccount.person_id == owner.id))
+    if privileged is not None:
+        # Logged, not audited: the request's transaction is rolled back with the error.
+        log.warning("phone bind into a privileged person refused",
+                    extra={"fields": {"target": owner.id}})
+        raise Conflict("该手机号属于工作人员或审核人员账号，不能自动绑定，请联系政协工作人员核实",
+                       code="privileged_account")
 
 
 def wechat_identities_of(session: Session, person_id: int) -> list[WechatIdentity]:

@@ -399,6 +399,19 @@ def table_counts(session: Session) -> dict[str, int]:
             for name, model in COUNTED.items()}
 
 
+DEMO_REFUSED = ("演示数据含密码公开的演示账号，只能在沙箱模式（未设置 WECHAT_MP_APPID）下载入，"
+                "正式环境不得载入")
+
+
+def check_demo_allowed(config) -> None:
+    """The demo city brings console accounts whose password is printed in the docs: refused
+    outside sandbox mode (ConfigError with the Chinese reason)."""
+    from ..config import ConfigError
+
+    if not config.sandbox:
+        raise ConfigError(DEMO_REFUSED)
+
+
 def seed_demo(session: Session, cipher: PersonalDataCipher | None = None) -> dict:
     """Build (or complete) the demo city; returns the table counts plus `created` (rows added by
     this run: 0 on a second run). Never commits; the caller does."""

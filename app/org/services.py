@@ -291,26 +291,44 @@ def update_platform_check(session: Session, *, actor: Person, platform: Platform
 
 # --- D29: linking members to platforms ---------------------------------------------------------
 
-def _member_or_404(session: Session, person_id: int) -> Person:
-    """An active person holding an active CPPCC member role. Anyone else is "not found", so the
-    endpoint does not reveal which other people exist."""
-    holds_member = (select(RoleAssignment.id)
-                    .where(RoleAssignment.person_id == Person.id,
-                           RoleAssignment.role == Role.member,
-                           RoleAssignment.is_active.is_(True))
-                    .exists())
-    person = session.scalar(select(Person).where(Person.id == person_id,
-                                                 Person.is_active.is_(True), holds_member))
-    if person is None:
-        raise NotFound("该政协委员不存在", code="member_not_found")
-    return person
+def _member_or_404(session: Session, person_id: int, platform: Platform, platform_path: str,
+                   *, any_level: bool) -> Person:
+    """An active person holding an active CPPCC member role. Unless `any_level`, the role's
+    scope must lie on the platform's line of regions (D29): a member of the city or of the
+    platform's own county links to a village room there; a member of another county does not.
+    Anyone else is "not found", so the endpoint does not reveal which other people exist or
+    where they serve."""
+    scope_region = func.coalesce(RoleAssignment.region_id, Body.region_id)
+    rows = session.execute(
+        select(Person, Region.path)
+        .join(RoleAssignment, and_(RoleAssignment.person_id == Person.id,
+                                   RoleAssignment.role == Role.member,
+                                   RoleAssignment.is_active.is_(True)))
+        .outerjoin(Body, Body.id == RoleAssignment.body_id)
+        .join(Region, Region.id == scope_region)
+        .where(Person.id == person_id, Person.is_active.is_(True))).all()
+    for person, member_path in rows:
+        if any_level or (platform_path and (platform_path.startswith(member_path)
+                                            or member_path.startswith(platform_path))):
+            return person
+    raise NotFound("该政协委员不存在", code="member_not_found")
 
 
 def link_platform_member(session: Session, *, actor: Person, platform: Platform, person_id: int
                          ) -> tuple[bool, int]:
     """D29: link a CPPCC member to a platform. Returns (newly_linked, member_count);
-    linking twice changes nothing and writes no audit entry."""
-    person = _member_or_404(session, person_id)
+    linking twice changes nothing and writes no audit entry.
+
+    A convenor or liaison links members serving on the platform's line of regions (the city,
+    its county, …); members of any level come "through the city/county CPPCC" (D29): CPPCC
+    staff whose reach covers the platform may link any active member."""
+    from ..auth.permissions import reach
+
+    platform_path = session.scalar(select(Region.path).where(Region.id == platform.region_id))
+    via_cppcc = reach(session, actor, "people.view").covers_platform(platform,
+                                                                     platform_path or "")
+    person = _member_or_404(session, person_id, platform, platform_path or "",
+                            any_level=via_cppcc)
     exists = session.scalar(select(PlatformMember.id).where(
         PlatformMember.platform_id == platform.id, PlatformMember.person_id == person.id))
     created = exists is None

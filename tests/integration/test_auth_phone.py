@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
@@ -217,3 +219,44 @@ def test_no_merge_into_a_disabled_person(client, app):
     fresh = login(client, "user-zhang")
     r = bind(client, fresh["token"], "phone-13900001111")
     assert r.status_code == 403 and r.json["error"] == "account_disabled"
+
+
+@pytest.mark.parametrize("grant", ["reviewer", "dept_handler", "staff", "admin", "console"])
+def test_no_self_service_merge_into_a_privileged_person(client, app, grant):
+    """A recycled or swapped phone number must not hand over a reviewer's, handler's, staff
+    member's or administrator's account: 409 privileged_account, nothing moves."""
+    with db(app) as s:
+        county, _town, _room = world(s)
+        officer = f.create_person(s, name="李科长", phone="13900002222")
+        if grant == "console":
+            from app.auth.staff import create_staff_account
+            create_staff_account(s, person=officer, username="li_kz", password="Long-enough-9")
+        elif grant == "reviewer":
+            body = f.create_body(s, name="东海县委", kind="party_committee", region=county)
+            f.assign_role(s, officer, Role.reviewer, body=body)
+        else:
+            f.assign_role(s, officer, grant, region=county)
+        officer_id = officer.id
+    fresh = login(client, "user-newcomer")
+    r = bind(client, fresh["token"], "phone-13900002222")
+    assert r.status_code == 409, r.json
+    assert r.json["error"] == "privileged_account"
+    assert "联系政协工作人员" in r.json["message"]
+    with db(app) as s:
+        assert s.get(Person, fresh["person"]["id"]).is_active is True
+        assert s.get(Person, fresh["person"]["id"]).phone_hash is None
+        assert s.scalar(select(func.count()).select_from(WechatIdentity)
+                        .where(WechatIdentity.person_id == officer_id)) == 0
+        assert s.scalar(select(AuditEntry).where(AuditEntry.action == "person.merged")) is None
+
+
+def test_an_ended_privileged_role_does_not_block_the_merge(client, app):
+    with db(app) as s:
+        county, _town, _room = world(s)
+        former = f.create_person(s, name="王委员", phone="13900003333")
+        f.assign_role(s, former, Role.member, region=county)
+        f.assign_role(s, former, Role.staff, region=county).is_active = False
+        former_id = former.id
+    fresh = login(client, "user-wang")
+    r = bind(client, fresh["token"], "phone-13900003333")
+    assert r.status_code == 200 and r.json["person"]["id"] == former_id

@@ -19,6 +19,7 @@ from app.org import factories as f
 from app.org.models import Person, Role
 
 from ..helpers import committed_session as db
+from ..helpers import production_config
 
 PASSWORD = "Correct-horse-42"
 
@@ -75,11 +76,7 @@ def test_login_sets_an_httponly_lax_cookie_and_returns_the_csrf_token(client, ap
 
 
 def test_cookie_is_secure_outside_testing_and_sandbox(client, app, staff, monkeypatch):
-    production = app.config["APP"].with_(
-        testing=False, sandbox=False, secret_key="s" * 40, data_key="d", lookup_key="l",
-        wechat_mp_appid="wx123", wechat_mp_secret="secret", redis_url="redis://redis:6379/0",
-        database_url="postgresql://app@db/yshsl")  # only checked, never connected to
-    monkeypatch.setitem(app.config, "APP", production)
+    monkeypatch.setitem(app.config, "APP", production_config(app.config["APP"]))
     assert "Secure" in cookie_header(staff_login(client))
 
 

@@ -2,6 +2,8 @@
 (D2, D3, D5, D28, D29)."""
 from __future__ import annotations
 
+import pytest
+
 from sqlalchemy import create_engine, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
@@ -16,6 +18,8 @@ from app.org.models import (
     Body, BodyKind, Enterprise, HostType, Person, Platform, PlatformCheck, PlatformKind,
     PlatformMember, PlatformServedUnit, Region, RegionLevel, Role, RoleAssignment, Sector,
 )
+
+from ..helpers import production_config
 
 
 def _seed(session) -> dict:
@@ -209,3 +213,28 @@ def test_cli_seed_demo_prints_chinese_summary(app):
     with app.app_context():
         with app.extensions["db"].session_scope() as s:
             assert s.query(StaffAccount).count() == len(demo_data.DEMO_ACCOUNTS)
+
+
+def test_cli_seed_demo_refused_outside_sandbox(app, monkeypatch):
+    """The demo accounts' password is public: production (WECHAT_MP_APPID set) never loads
+    them — exit 2, a Chinese reason, no row written."""
+    monkeypatch.setitem(app.config, "APP", production_config(app.config["APP"]))
+    result = app.test_cli_runner().invoke(args=["seed-demo"])
+    assert result.exit_code == 2
+    assert "只能在沙箱模式" in result.output
+    with app.app_context():
+        with app.extensions["db"].session_scope() as s:
+            assert s.query(StaffAccount).count() == 0
+
+
+def test_make_run_demo_switch(app):
+    from app.config import ConfigError
+    from app.runner import wants_demo
+
+    sandbox = app.config["APP"]
+    assert sandbox.sandbox and wants_demo(sandbox, {}) is True
+    assert wants_demo(sandbox, {"DEMO_DATA": "0"}) is False
+    production = production_config(sandbox)
+    assert wants_demo(production, {}) is False
+    with pytest.raises(ConfigError, match="正式环境不得载入"):
+        wants_demo(production, {"DEMO_DATA": "1"})

@@ -467,11 +467,16 @@ def test_link_and_unlink_member_with_audit(client, db, world):
         PlatformMember.platform_id == world.p_joint.id)) is None
 
 
-def test_a_convenor_may_link_a_member_of_another_county(client, db, world):
-    # D29: rooms may invite members of any level; the platform decides the reach.
-    headers = login(db, world.director)
-    r = client.post(f"/api/platforms/{world.p_town_a.id}/members/{world.member_b.id}",
-                    headers=headers)
+def test_members_of_another_county_come_through_the_cppcc(client, db, world):
+    """D29: a convenor links members serving on the room's own line of regions; members of
+    any other level or county are invited "through the city/county CPPCC" — staff link them."""
+    own = f"/api/platforms/{world.p_town_a.id}/members/{world.member.id}"  # county A member
+    assert client.delete(own, headers=login(db, world.director)).status_code == 200
+    assert client.post(own, headers=login(db, world.director)).status_code == 201
+    url = f"/api/platforms/{world.p_town_a.id}/members/{world.member_b.id}"  # county B member
+    r = client.post(url, headers=login(db, world.director))
+    assert r.status_code == 404 and r.json["error"] == "member_not_found"
+    r = client.post(url, headers=login(db, world.staff_a))
     assert r.status_code == 201 and r.json["member_count"] == 2
 
 
