@@ -33,6 +33,16 @@ def _env_int(name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _env_float(name: str, default: float) -> float:
+    raw = os.environ.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number of seconds, got {raw!r}") from exc
+
+
 @dataclass(frozen=True)
 class Config:
     database_url: str = f"sqlite:///{INSTANCE_DIR / 'yshsl.db'}"
@@ -100,7 +110,7 @@ class Config:
             wechat_oa_aes_key=env.get("WECHAT_OA_AES_KEY", ""),
             wechat_api_base=env.get("WECHAT_API_BASE", ""),
             wechat_token_refresh_cap=_env_int("WECHAT_TOKEN_REFRESH_CAP", 3),
-            wechat_timeout_seconds=float(_env_int("WECHAT_TIMEOUT_SECONDS", 5)),
+            wechat_timeout_seconds=_env_float("WECHAT_TIMEOUT_SECONDS", 5.0),
             session_ttl_hours=_env_int("SESSION_TTL_HOURS", 24 * 7),
             staff_session_ttl_hours=_env_int("STAFF_SESSION_TTL_HOURS", 12),
             staff_lockout_attempts=_env_int("STAFF_LOCKOUT_ATTEMPTS", 5),
@@ -150,6 +160,10 @@ class Config:
             if self.is_sqlite:
                 raise ConfigError("production mode (WECHAT_MP_APPID set) requires DATABASE_URL "
                                   "pointing at PostgreSQL (postgresql://user@host/db)")
+        if not 0 < self.wechat_timeout_seconds <= 60:
+            raise ConfigError("WECHAT_TIMEOUT_SECONDS must be between 0 and 60 seconds")
+        if self.trusted_proxies < 0:
+            raise ConfigError("TRUSTED_PROXIES must be 0 or the number of proxies in front")
         oa = [self.wechat_oa_appid, self.wechat_oa_token]
         if any(oa) and not all(oa):
             raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")

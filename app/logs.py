@@ -32,6 +32,9 @@ class JsonFormatter(logging.Formatter):
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
+_URL_LOGGERS = ("urllib3", "requests", "wechatpy")
+
+
 def configure_logging(level: str) -> None:
     root = logging.getLogger()
     if not any(isinstance(h.formatter, JsonFormatter) for h in root.handlers):
@@ -39,6 +42,10 @@ def configure_logging(level: str) -> None:
         handler.setFormatter(JsonFormatter())
         root.addHandler(handler)
     root.setLevel(level.upper())
+    # At DEBUG, urllib3 logs every request line — WeChat's token URL carries the AppSecret and
+    # every API URL the access_token. Never below WARNING, whatever LOG_LEVEL says.
+    for noisy in _URL_LOGGERS:
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def install_request_ids(app: Flask) -> None:

@@ -124,6 +124,21 @@ def test_lockout_after_n_failures_and_unlock_after_the_window(client, app, staff
     assert actions[-1] == "auth.staff_login"
 
 
+def test_an_unknown_username_locks_like_a_real_one(client, app, staff):
+    """The 423 must not tell which usernames exist: an unknown name answers exactly like an
+    account being guessed — 401 × (n-1), then the same lock message for the same time."""
+    n = app.config["APP"].staff_lockout_attempts
+
+    def strip(resp):
+        return resp.status_code, {k: v for k, v in resp.json.items() if k != "request_id"}
+
+    real = [strip(staff_login(client, password="wrong-pass-1")) for _ in range(n + 1)]
+    ghost = [strip(staff_login(client, username="nobody_here", password="wrong-pass-1"))
+             for _ in range(n + 1)]
+    assert ghost == real
+    assert [code for code, _ in ghost] == [401] * (n - 1) + [423, 423]
+
+
 def test_success_resets_the_failure_counter(client, app, staff):
     n = app.config["APP"].staff_lockout_attempts
     for _ in range(n - 1):

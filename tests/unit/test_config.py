@@ -65,3 +65,20 @@ def test_bad_port_and_aes_key(monkeypatch):
 def test_unknown_override_refused():
     with pytest.raises(ConfigError):
         Config.from_env(no_such_setting=1)
+
+
+def test_wechat_timeout_accepts_fractions_and_refuses_nonsense(monkeypatch):
+    monkeypatch.setenv("WECHAT_TIMEOUT_SECONDS", "2.5")
+    assert Config.from_env().wechat_timeout_seconds == 2.5
+    for bad in ("abc", "0", "-1", "600"):
+        monkeypatch.setenv("WECHAT_TIMEOUT_SECONDS", bad)
+        with pytest.raises(ConfigError, match="WECHAT_TIMEOUT_SECONDS"):
+            Config.from_env()
+
+
+def test_trusted_proxies_is_a_count(monkeypatch):
+    monkeypatch.setenv("TRUSTED_PROXIES", "1")
+    assert Config.from_env().trusted_proxies == 1
+    monkeypatch.setenv("TRUSTED_PROXIES", "-1")
+    with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
+        Config.from_env()
