@@ -1,7 +1,7 @@
 """Liveness and readiness."""
 from __future__ import annotations
 
-from flask import Blueprint, current_app, jsonify
+from flask import Blueprint, current_app, g, jsonify
 from sqlalchemy import text
 
 from ..db import get_db
@@ -34,5 +34,5 @@ def readyz():
     ready = all(v == "ok" for v in checks.values())
     body = {"status": "ok" if ready else "unavailable", "checks": checks}
     if not ready:
-        body.update(error="not_ready", message="服务尚未就绪")
+        body.update(error="not_ready", message="服务尚未就绪", request_id=g.get("request_id"))
     return jsonify(body), 200 if ready else 503

@@ -111,6 +111,26 @@ def _check_file(path: Path) -> None:
         raise FileRejected("无法读取该文件，请确认是 Excel .xlsx 格式") from None
 
 
+CORRUPT = "文件内容已损坏（第 {row} 行附近无法读取），请在 Excel/WPS 中打开并重新保存后再导入"
+
+
+def _readable(rows: Iterator, wb) -> Iterator:
+    """openpyxl reads a read-only sheet lazily: a damaged sheet fails in the middle of the
+    rows, with whatever parser error. That is the file's fault (FileRejected, exit 2, nothing
+    imported), not a crash of the import."""
+    n = 0
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except Exception:  # noqa: BLE001 - any parser error: the file is damaged
+            wb.close()
+            raise FileRejected(CORRUPT.format(row=n + 1)) from None
+        n += 1
+        yield row
+
+
 def open_sheet(path: str | Path, columns: list[Column]
                ) -> tuple[dict[str, int], Iterator[tuple[int, list]], int | None, list[str], Any]:
     """Open the first sheet; returns (column key → index, rows iterator of (excel row number,
@@ -124,7 +144,7 @@ def open_sheet(path: str | Path, columns: list[Column]
     except Exception:  # openpyxl raises many kinds on corrupt files
         raise FileRejected("无法读取该文件，请确认是 Excel .xlsx 格式") from None
     ws = wb.worksheets[0]
-    rows = ws.iter_rows(max_col=MAX_COLUMNS)
+    rows = _readable(ws.iter_rows(max_col=MAX_COLUMNS), wb)
     header = next(rows, None)
     if not header:
         wb.close()

@@ -355,6 +355,34 @@ def test_unreadable_files_are_refused_whole(session, org, tmp_path):
     assert count(session, Person) == 0
 
 
+def damaged(path: Path) -> Path:
+    """A real .xlsx whose sheet XML is cut off half-way (a broken download or USB copy): the
+    zip and the workbook open, the rows fail while being read."""
+    import zipfile
+
+    rebuilt = path.with_name("damaged-" + path.name)
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(rebuilt, "w") as dst:
+        for item in src.infolist():
+            data = src.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                data = data[: len(data) * 2 // 3]
+            dst.writestr(item, data)
+    return rebuilt
+
+
+def test_a_damaged_sheet_is_refused_whole_with_exit_2(app, session, org, tmp_path):
+    rows = [hrow(姓名=f"居民{i:03d}", 手机号=f"139{i:08d}", 所属区域编码="329901003001", 角色="群众")
+            for i in range(60)]
+    path = damaged(xlsx(tmp_path / "people.xlsx", H_HEAD, rows))
+    with pytest.raises(FileRejected, match="文件内容已损坏"):
+        import_people(session, path)
+    session.rollback()
+    result = app.test_cli_runner().invoke(args=["import-people", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "文件未导入" in result.output and "重新保存" in result.output
+    assert count(session, Person) == 0
+
+
 def test_cli_exit_codes_error_file_and_dry_run(app, session, org, tmp_path):
     runner = app.test_cli_runner()
     good = hrow(姓名="甲一", 手机号="13900000001", 所属区域编码="329901003001", 角色="群众")
