@@ -18,6 +18,7 @@ BLUEPRINTS = [
     "app.suggestions.vote_routes:bp",
     "app.suggestions.trail_routes:bp",
     "app.suggestions.comment_routes:bp",
+    "app.audit.routes:bp",
 ]
 
 

@@ -40,22 +40,26 @@ ENDPOINTS = {
                            {"is_met": True, "evidence": "活动室门牌照片"}),
     "six_musts_other_room": ("PUT", "/api/platforms/{PB}/checks/venue",
                              {"is_met": True, "evidence": "活动室门牌照片"}),
+    # D29: a county A member, not yet linked; another county's room only "through the CPPCC".
+    "link_member_own_room": ("POST", "/api/platforms/{PA}/members/{member_a}", None),
+    "link_member_other_room": ("POST", "/api/platforms/{PB}/members/{member_a}", None),
+    "audit": ("GET", "/api/audit", None),
 }
 COLUMNS = list(ENDPOINTS)
 
 # Each row lists the statuses in the order of COLUMNS.
-#                me   people own  other p_own p_oth rep  r_own r_oth chk  chk_other
+#                me   people own  other p_own p_oth rep  r_own r_oth chk  chk_o lnk  lnk_o audit
 EXPECTED = {
-    "anonymous":    [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
-    "resident":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "member":       [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "convenor":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404],
-    "liaison":      [200, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404],
-    "reviewer":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "dept_handler": [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
-    "county_staff": [200, 200, 200, 404, 200, 404, 200, 200, 404, 200, 404],
-    "city_staff":   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
-    "admin":        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200],
+    "anonymous":    [401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401, 401],
+    "resident":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "member":       [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "convenor":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404, 201, 404, 403],
+    "liaison":      [200, 403, 403, 403, 403, 403, 403, 403, 403, 200, 404, 201, 404, 403],
+    "reviewer":     [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "dept_handler": [200, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403, 403],
+    "county_staff": [200, 200, 200, 404, 200, 404, 200, 200, 404, 200, 404, 201, 404, 403],
+    "city_staff":   [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200],
+    "admin":        [200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 200, 201, 201, 200],
 }
 
 
@@ -81,6 +85,8 @@ def build_world(s) -> tuple[dict, dict]:
 
     person_a = f.create_person(s, name="居民甲", phone="13800000001", home_region=a_village)
     person_b = f.create_person(s, name="居民乙", phone="13800000002", home_region=b_village)
+    member_a = f.create_person(s, name="委员丙", home_region=a_village)
+    f.assign_role(s, member_a, Role.member, region=a, member_level="county")
 
     actors = {name: f.create_person(s, name=name, home_region=a_village)
               for name in ROLES if name != "anonymous"}
@@ -97,7 +103,7 @@ def build_world(s) -> tuple[dict, dict]:
     tokens = {name: open_session(s, person, SessionKind.mp, timedelta(hours=1))[0]
               for name, person in actors.items()}
     ids = {"A": a.id, "B": b.id, "PA": room_a.id, "PB": room_b.id,
-           "person_a": person_a.id, "person_b": person_b.id}
+           "person_a": person_a.id, "person_b": person_b.id, "member_a": member_a.id}
     return ids, tokens
 
 
@@ -186,7 +192,7 @@ def test_people_list_filters_by_region_and_name(client, world):
     by_name = client.get("/api/people?q=居民", headers=headers).json
     assert sorted(p["name"] for p in by_name["items"]) == ["居民乙", "居民甲"]
     page = client.get("/api/people?per_page=2&page=2", headers=headers).json
-    assert page["page"] == 2 and len(page["items"]) == 2 and page["total"] == 11
+    assert page["page"] == 2 and len(page["items"]) == 2 and page["total"] == 12
     staff_row = [p for p in client.get("/api/people?q=county_staff", headers=headers)
                  .json["items"]]
     assert staff_row[0]["roles"] == ["staff"]
