@@ -19,7 +19,7 @@ COPY alembic.ini gunicorn.conf.py ./
 
 # Never run as root.
 RUN useradd --system --uid 10001 --home /srv/app appuser \
-    && mkdir -p /srv/app/instance && chown appuser /srv/app/instance
+    && mkdir -p /srv/app/instance /data/uploads && chown appuser /srv/app/instance /data/uploads
 USER appuser
 
 EXPOSE 5000

@@ -48,6 +48,9 @@ def main() -> None:
     from . import create_app
 
     app = create_app(config)
+    from .topics.similarity import warm_up
+
+    warm_up()  # the Chinese segmenter, before the first "similar suggestions" request
     if demo:
         from .org.demo import seed_demo
 

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from app.auth.maintenance import purge_expired_sessions
 from app.idempotency import purge_idempotency_records
+from app.suggestions.uploads import purge_orphan_uploads
 
 log = logging.getLogger("scheduler")
 
@@ -40,6 +41,14 @@ JOBS: list[JobSpec] = [
         trigger_args={"minute": 41},
         misfire_grace_minutes=60,
         description="删除 24 小时前的重复提交防护记录（Idempotency-Key）",
+    ),
+    JobSpec(
+        id="purge_orphan_uploads",
+        func=purge_orphan_uploads,
+        trigger="cron",
+        trigger_args={"hour": 4, "minute": 23},
+        misfire_grace_minutes=12 * 60,
+        description="删除上传后 24 小时仍未用于任何建议的图片",
     ),
 ]
 

@@ -21,15 +21,17 @@ import secrets
 import struct
 import tempfile
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import IO
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..config import INSTANCE_DIR
+from ..db import utcnow
 from ..errors import AppError, NotFound, ValidationFailed
 from ..org.models import Person
 from .models import Attachment, Suggestion, SuggestionState
@@ -214,6 +216,39 @@ def discard_file(key: str) -> None:
     """Remove a stored file whose row was never committed."""
     with contextlib.suppress(OSError, NotFound):
         path_for(key).unlink()
+
+
+ORPHAN_AFTER = timedelta(hours=24)
+
+
+def purge_orphan_uploads(session: Session, now: datetime | None = None) -> dict:
+    """Scheduler job: photos uploaded but never attached to a suggestion within a day (the
+    resident gave up), and files left on disk without a row (a crash between writing the file
+    and committing), are deleted. An upload attached meanwhile is never touched: the DELETE
+    itself requires suggestion_id IS NULL."""
+    cutoff = (now or utcnow()) - ORPHAN_AFTER
+    keys = session.execute(
+        delete(Attachment)
+        .where(Attachment.suggestion_id.is_(None), Attachment.created_at < cutoff)
+        .returning(Attachment.storage_key)).scalars().all()
+    session.flush()
+    for key in keys:
+        discard_file(key)
+    stray = 0
+    base = upload_dir()
+    if base.is_dir():
+        old = [p.name for p in base.iterdir()
+               if KEY_RE.fullmatch(p.name) and p.is_file()
+               and datetime.fromtimestamp(p.stat().st_mtime, timezone.utc) < cutoff]
+        for start in range(0, len(old), 500):
+            batch = old[start:start + 500]
+            known = set(session.scalars(select(Attachment.storage_key)
+                                        .where(Attachment.storage_key.in_(batch))))
+            for name in batch:
+                if name not in known:
+                    discard_file(name)
+                    stray += 1
+    return {"rows": len(keys), "stray_files": stray}
 
 
 def servable(session: Session, key: str) -> tuple[Attachment, Path]:

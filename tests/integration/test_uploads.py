@@ -185,3 +185,34 @@ def test_too_many_unused_uploads(client, app, world, monkeypatch):
     r = upload(client, world, make_png())
     assert r.status_code == 429 and r.json["error"] == "too_many_uploads"
     assert upload(client, world, make_png(), who="resident2").status_code == 201
+
+
+def test_orphan_uploads_are_purged_after_a_day_attached_ones_never(client, app, world):
+    """The nightly job: an upload never used for a suggestion within 24 h goes (row and file);
+    a used one stays, a fresh one stays, and a file with no row at all (crash before commit)
+    goes too."""
+    import os
+    import time
+    from datetime import timedelta
+
+    from scheduler.jobs import JOBS, run_job
+
+    used, stale, fresh = (upload(client, world, make_png(2 + i, 2)).json["id"] for i in range(3))
+    assert propose(client, world, attachment_ids=[used]).status_code == 201
+    with committed_session(app) as s:
+        for row in s.scalars(select(Attachment).where(Attachment.id.in_([used, stale]))):
+            row.created_at = row.created_at - timedelta(hours=25)
+    with app.app_context():
+        folder = uploads.upload_dir()
+        paths = {a.id: uploads.path_for(a.storage_key) for a in attachments(app)}
+    crash_leftover = folder / ("x" * 43)
+    crash_leftover.write_bytes(make_png())
+    two_days_ago = time.time() - 2 * 86400
+    os.utime(crash_leftover, (two_days_ago, two_days_ago))
+
+    spec = next(j for j in JOBS if j.id == "purge_orphan_uploads")
+    assert run_job(app, spec) == {"rows": 1, "stray_files": 1}
+    assert {a.id for a in attachments(app)} == {used, fresh}
+    assert paths[used].exists() and paths[fresh].exists()
+    assert not paths[stale].exists() and not crash_leftover.exists()
+    assert run_job(app, spec) == {"rows": 0, "stray_files": 0}  # nothing left to do
