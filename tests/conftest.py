@@ -134,3 +134,14 @@ def session(app):
         finally:
             s.rollback()
             s.close()
+
+
+@pytest.fixture
+def frozen_limits(monkeypatch):
+    """Pin the rate-limit clock inside one window, so counts never reset mid-test (a test that
+    straddles a minute boundary would otherwise see its counter start over)."""
+    from types import SimpleNamespace
+
+    from app.auth import ratelimit
+
+    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_010.0))

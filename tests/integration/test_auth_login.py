@@ -201,7 +201,7 @@ def test_disabled_person_cannot_log_in(client, app):
     assert client.get("/api/me", headers=bearer(first["token"])).status_code == 401
 
 
-def test_login_attempts_are_rate_limited_per_address(client, fake_wechat, monkeypatch):
+def test_login_attempts_are_rate_limited_per_address(client, fake_wechat, monkeypatch, frozen_limits):
     monkeypatch.setattr(ratelimit, "WX_LOGIN", ratelimit.Limit("wx-login", 3, 60))
     codes = [login(client, f"user-gina-{i}").status_code for i in range(5)]
     assert codes == [200, 200, 200, 429, 429]

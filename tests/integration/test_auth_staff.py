@@ -166,7 +166,7 @@ def test_disabled_person_cannot_log_in_to_the_console(client, app, staff):
     assert r.status_code == 403 and r.json["error"] == "account_disabled"
 
 
-def test_staff_login_is_rate_limited_per_address(client, staff, monkeypatch):
+def test_staff_login_is_rate_limited_per_address(client, staff, monkeypatch, frozen_limits):
     monkeypatch.setattr(ratelimit, "STAFF_LOGIN", ratelimit.Limit("staff-login", 2, 60))
     codes = [staff_login(client, username=f"guess{i}").status_code for i in range(4)]
     assert codes == [401, 401, 429, 429]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 from datetime import timedelta
-from types import SimpleNamespace
 
 import pytest
 import redis
@@ -80,12 +79,6 @@ def state(app, sid):
                            .where(Follow.suggestion_id == sid))
         sug = s.get(Suggestion, sid)
         return rows, sug.vote_count, follows, sug.follower_count
-
-
-@pytest.fixture
-def frozen_limits(monkeypatch):
-    """Pin the rate-limit clock inside one window, so counts never reset mid-test."""
-    monkeypatch.setattr(ratelimit, "time", SimpleNamespace(time=lambda: 1_800_000_010.0))
 
 
 def set_vote_limit(app, monkeypatch, per_minute):
