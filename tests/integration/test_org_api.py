@@ -7,7 +7,7 @@ from datetime import timedelta
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.auth.current import open_session
@@ -17,6 +17,8 @@ from app.org.models import (
     BodyKind, PlatformCheck, PlatformMember, Role, SixMust, WechatApp, WechatIdentity,
 )
 from app.org.services import today_local
+
+from ..helpers import count_statements
 
 PHONES = ["13812345678", "13987654321", "15011112222", "18600001111"]
 OPENID = "o_secret_openid_A1b2C3"
@@ -311,21 +313,6 @@ def test_nearby_pagination_with_ties(client, db):
 
 # --- no N+1 --------------------------------------------------------------------------------------
 
-def _statements(app, fn) -> int:
-    engine = app.extensions["db"].engine
-    seen = []
-
-    def count(conn, cursor, statement, *args):
-        seen.append(statement)
-
-    event.listen(engine, "before_cursor_execute", count)
-    try:
-        fn()
-    finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(seen)
-
-
 def test_platform_list_statement_count_does_not_grow(app, client, db):
     city = f.create_region(db, code="8", name="计数市", kind="city")
     county = f.create_region(db, code="81", name="计数县", kind="county", parent=city)
@@ -350,7 +337,8 @@ def test_platform_list_statement_count_does_not_grow(app, client, db):
         out = []
         for url in urls:
             holder = {}
-            out.append(_statements(app, lambda: holder.setdefault("r", client.get(url))))
+            out.append(count_statements(app.extensions["db"].engine,
+                                        lambda: holder.setdefault("r", client.get(url))))
             assert len(holder["r"].json["items"]) == expected_items
         return out
 
