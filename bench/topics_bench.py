@@ -209,6 +209,74 @@ def wrk(wrk_bin: str, port: int, mode: str, files: dict, seconds: int = DURATION
             + raw["timeouts"]}
 
 
+# --- where the time goes (in-process, one request at a time) --------------------------------------
+
+def _statement_counter(engine):
+    from sqlalchemy import event
+
+    seen: list[str] = []
+
+    def count(conn, cursor, statement, *args):
+        if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    return seen, lambda: event.remove(engine, "before_cursor_execute", count)
+
+
+def per_request_costs(files: dict, n: int = 200) -> dict:
+    """Each kind of request alone, without load: mean wall time and SQL statements per request,
+    for the product (WSGI test client, so no HTTP parsing) and for the baseline. Explains the
+    throughput ratio: both run on the same cores, so req/s is roughly inverse to this time."""
+    os.environ.update(BENCH_PERSON_IDS=str(files["person_ids"]),
+                      VOTE_RATE_LIMIT_PER_MINUTE="100000")
+    import bench.baseline_app as baseline
+    from app import create_app
+
+    app = create_app()
+    client, base_client = app.test_client(), baseline.app.test_client()
+    tokens = files["tokens"].read_text().split()
+    sids = files["suggestions"].read_text().split()
+    platforms = files["platforms"].read_text().split()
+    rng = random.Random(7)
+    engine = app.extensions["db"].engine
+
+    def measure(engine_, call) -> dict:
+        seen, done = _statement_counter(engine_)
+        try:
+            for _ in range(10):  # warm caches and prepared statements
+                call()
+            seen.clear()
+            start = time.perf_counter()
+            for _ in range(n):
+                call()
+            ms = (time.perf_counter() - start) * 1000 / n
+        finally:
+            done()
+        return {"ms_per_request": round(ms, 2), "sql_statements": round(len(seen) / n, 1)}
+
+    def vote():
+        client.post(f"/api/suggestions/{rng.choice(sids)}/vote", json={},
+                    headers={"Authorization": "Bearer " + rng.choice(tokens)})
+
+    def listing(logged_in: bool):
+        headers = {"Authorization": "Bearer " + rng.choice(tokens)} if logged_in else {}
+        client.get(f"/api/suggestions?limit=20&sort=new&platform_id={rng.choice(platforms)}",
+                   headers=headers)
+
+    def base_vote():
+        base_client.post("/vote", json={"suggestion_id": int(rng.choice(sids)),
+                                        "person_index": rng.randint(1, len(tokens))})
+
+    out = {"baseline_vote": measure(baseline._engine, base_vote),
+           "vote": measure(engine, vote),
+           "list_anonymous": measure(engine, lambda: listing(False)),
+           "list_logged_in": measure(engine, lambda: listing(True))}
+    engine.dispose()
+    baseline._engine.dispose()
+    return out
+
+
 # --- report ---------------------------------------------------------------------------------------
 
 def verdicts(r: dict) -> list[str]:
@@ -246,6 +314,11 @@ def write_report(r: dict) -> Path:
     RESULTS.mkdir(parents=True, exist_ok=True)
     stamp = r["started_at"][:10]
     (RESULTS / f"topics-{stamp}.json").write_text(json.dumps(r, ensure_ascii=False, indent=2))
+    costs = "\n".join(f"| {name} | {c['ms_per_request']} | {c['sql_statements']} |"
+                      for name, c in r.get("per_request", {}).items())
+    pr = r.get("per_request", {})
+    expected = (round(pr["baseline_vote"]["ms_per_request"] / pr["vote"]["ms_per_request"], 2)
+                if pr else "n/a")
     rows = "\n".join(
         f"| {name} | {x['rps']} | {x['p50_ms']} | {x['p90_ms']} | {x['p99_ms']} | {x['max_ms']} |"
         f" {x['non_2xx']} | {x['socket_errors']} |" for name, x in r["runs"].items())
@@ -276,6 +349,21 @@ Votes / baseline throughput: **{r['vote_to_baseline']}**.
 
 ## Integrity after the runs
 {json.dumps(r['integrity'], ensure_ascii=False)}
+
+## Where the time goes
+One request at a time, in-process (no HTTP, no load; mean of 200):
+
+| request | ms per request | SQL statements |
+|---|---|---|
+{costs}
+
+Both servers share the same two cores with wrk, so throughput is roughly inverse to the time a
+request keeps a core busy: the expected vote/baseline ratio from these numbers is
+**{expected}**. The vote does what the baseline leaves out — the bearer-token lookup (with the
+person, one statement), the per-person rate limit (a Redis round trip), the visibility check,
+the vote row, the follow row, one UPDATE of both counters — each statement through the ORM,
+plus request ids, validation and the JSON answer. A list read from the 3-second cache is a Redis
+read (anonymous) plus, logged in, the token lookup and one `voted_by_me` query.
 """
     path = RESULTS / f"topics-{stamp}.md"
     path.write_text(md)
@@ -324,6 +412,8 @@ def main() -> None:
                 result["runs"][mode] = wrk(wrk_bin, port, mode, files)
             stop(web)
             result["integrity"] = integrity(database_url)
+            log("per-request cost, one request at a time")
+            result["per_request"] = per_request_costs(files)
     finally:
         for p in procs:
             if p.poll() is None:
