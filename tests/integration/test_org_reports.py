@@ -10,7 +10,8 @@ import pytest
 from app.org import factories as f
 from app.org.models import SixMust
 from app.org.services import today_local
-from tests.integration.test_org_api import _statements, db, login, world  # noqa: F401
+from tests.helpers import count_statements
+from tests.integration.test_org_api import db, login, world  # noqa: F401
 
 REPORTS = ["coverage", "member-links", "six-musts", "convenors"]
 
@@ -205,7 +206,7 @@ def test_report_statement_count_does_not_grow_with_platforms(app, client, db, wo
 
     def run() -> int:
         holder = {}
-        n = _statements(app, lambda: holder.setdefault(
+        n = count_statements(app.extensions["db"].engine, lambda: holder.setdefault(
             "r", get(client, headers, report, w.county_a)))
         assert holder["r"].status_code == 200
         return n
