@@ -19,6 +19,7 @@ BLUEPRINTS = [
     "app.suggestions.trail_routes:bp",
     "app.suggestions.comment_routes:bp",
     "app.audit.routes:bp",
+    "app.consultations.routes:bp",
 ]
 
 
@@ -37,6 +38,7 @@ def import_models() -> None:
     from .notify import models as _notify  # noqa: F401
     from .topics import models as _topics  # noqa: F401
     from .suggestions import models as _suggestions  # noqa: F401
+    from .consultations import models as _consultations  # noqa: F401
     from . import idempotency as _idempotency  # noqa: F401
 
 

@@ -26,7 +26,10 @@ from __future__ import annotations
 import bisect
 import threading
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, timedelta, timezone
+
+# China local time (no daylight saving): every "day" a person in the product means is this one.
+CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 
 ESTIMATE_NOTICE = "节假日安排尚未公布，按周一至周五估算"
 

@@ -16,7 +16,7 @@ from ..auth.permissions import reach
 from ..db import get_session
 from ..errors import Forbidden
 from ..org.models import Person
-from ..org.services import CHINA_TZ
+from ..workdays import CHINA_TZ
 from .models import AuditEntry
 
 bp = Blueprint("audit", __name__, url_prefix="/api")

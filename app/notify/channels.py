@@ -225,6 +225,7 @@ CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
     "chat_reply": ("oa_customer_service",),
     "staff_alert": ("wecom_robot",),
     "review_request": ("mp_subscribe", "oa_template"),
+    "research_alert": ("oa_template", "mp_subscribe"),
 }
 DEFAULT_ORDER: tuple[str, ...] = ("mp_subscribe", "oa_template")
 assert set(CHANNEL_ORDER) == set(NOTICE_KINDS), "every notice kind needs a channel order"

@@ -49,6 +49,7 @@ NOTICE_KINDS: dict[str, str] = {
     "chat_reply": "消息回复",        # a slow chatbot answer sent later
     "staff_alert": "工作提醒",       # to CPPCC staff (WeCom group robot)
     "review_request": "审核待办",    # a D8 approval step waits for a body's reviewer
+    "research_alert": "调研重要情况",  # D12 sensitive / long-standing finding, to the Party committee
 }
 
 # Partial-index predicates as literals: a bound parameter would keep PostgreSQL's generic plans

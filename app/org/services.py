@@ -11,7 +11,7 @@ import binascii
 import json
 import math
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Iterable, Sequence
 
 from sqlalchemy import and_, func, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, aliased
 from ..audit.services import record, snapshot
 from ..crypto import mask_name
 from ..errors import NotFound, ValidationFailed
+from ..workdays import CHINA_TZ
 from . import factories
 from .models import (
     Body, BodyKind, Enterprise, HostType, Person, Platform, PlatformCheck, PlatformKind,
@@ -33,7 +34,6 @@ from .rules import (
 )
 
 # Dates of checks are local dates; China has one time zone and no daylight saving.
-CHINA_TZ = timezone(timedelta(hours=8), "Asia/Shanghai")
 EARTH_RADIUS_KM = 6371.0088
 KM_PER_DEGREE_LAT = 111.32
 

@@ -54,7 +54,7 @@ def reviewer_body_ids(session: Session, person: Person) -> set[int]:
         RoleAssignment.is_active.is_(True), RoleAssignment.body_id.is_not(None))))
 
 
-def _manages(session: Session, person: Person, platform: Platform) -> bool:
+def manages_platform(session: Session, person: Person, platform: Platform) -> bool:
     region_path = session.scalar(select(Region.path).where(Region.id == platform.region_id))
     return reach(session, person, MANAGE).covers_platform(platform, region_path or "")
 
@@ -67,16 +67,16 @@ def get_topic_or_404(session: Session, topic_id: int, person: Person) -> Topic:
     if topic is None:
         raise NotFound("该议题不存在", code="topic_not_found")
     platform = session.get(Platform, topic.platform_id)
-    if _manages(session, person, platform):
+    if manages_platform(session, person, platform):
         return topic
     if reviewer_body_ids(session, person) & {s.body_id for s in topic.steps}:
         return topic
     raise NotFound("该议题不存在", code="topic_not_found")
 
 
-def _managed_topic(session: Session, topic_id: int, person: Person) -> Topic:
+def managed_topic(session: Session, topic_id: int, person: Person) -> Topic:
     topic = get_topic_or_404(session, topic_id, person)
-    if not _manages(session, person, session.get(Platform, topic.platform_id)):
+    if not manages_platform(session, person, session.get(Platform, topic.platform_id)):
         raise Forbidden("只有本平台召集人或政协工作人员可以办理", code="not_topic_manager")
     return topic
 
@@ -99,7 +99,7 @@ def create_topic(session: Session, *, actor: Person, platform_id: int, title: st
 
 
 def update_topic(session: Session, *, actor: Person, topic_id: int, **changes) -> Topic:
-    topic = _managed_topic(session, topic_id, actor)
+    topic = managed_topic(session, topic_id, actor)
     if topic.state not in EDITABLE:
         raise Conflict("议题审核中或已审定，不能修改", code="topic_not_editable")
     before = snapshot(topic)
@@ -119,7 +119,7 @@ def _round_steps(topic: Topic) -> list[ApprovalStep]:
                   key=lambda s: s.seq)
 
 
-def _reviewers_of(session: Session, body_id: int) -> list[int]:
+def reviewers_of(session: Session, body_id: int) -> list[int]:
     return list(session.scalars(select(RoleAssignment.person_id).where(
         RoleAssignment.role == Role.reviewer, RoleAssignment.body_id == body_id,
         RoleAssignment.is_active.is_(True))))
@@ -137,7 +137,7 @@ def _make_pending(session: Session, topic: Topic, step: ApprovalStep,
         body=f"“{topic.title}”需要{body.name}{label}，请于{step.due_on:%Y年%m月%d日}前办理。",
         link=f"/pages/topic/topic?id={topic.id}",
         dedupe_key=dedupe_key("review_request", f"step:{step.id}", pid),
-    ) for pid in _reviewers_of(session, step.body_id)]
+    ) for pid in reviewers_of(session, step.body_id)]
 
 
 def _notify_managers(session: Session, topic: Topic, *, kind_subject: str, title: str,
@@ -168,7 +168,7 @@ def _managers(session: Session, topic: Topic) -> set[int]:
 def submit_topic(session: Session, *, actor: Person, topic_id: int,
                  step_day_overrides: dict[str, int] | None = None) -> Topic:
     """Send a draft (or a returned topic, revised) into a new round of its D8 chain."""
-    topic = _managed_topic(session, topic_id, actor)
+    topic = managed_topic(session, topic_id, actor)
     if topic.state not in EDITABLE:
         raise Conflict("议题已在审核中或已审定，不能重复提交", code="topic_not_submittable")
     chain = resolve_chain(session, session.get(Platform, topic.platform_id))
