@@ -20,6 +20,7 @@ BLUEPRINTS = [
     "app.suggestions.comment_routes:bp",
     "app.audit.routes:bp",
     "app.consultations.routes:bp",
+    "app.consultations.meeting_routes:bp",
 ]
 
 

@@ -9,6 +9,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from app.auth.maintenance import purge_expired_sessions
+from app.consultations.services import send_due_briefings
 from app.idempotency import purge_idempotency_records
 from app.suggestions.uploads import purge_orphan_uploads
 
@@ -49,6 +50,14 @@ JOBS: list[JobSpec] = [
         trigger_args={"hour": 4, "minute": 23},
         misfire_grace_minutes=12 * 60,
         description="删除上传后 24 小时仍未用于任何建议的图片",
+    ),
+    JobSpec(
+        id="send_due_briefings",
+        func=send_due_briefings,
+        trigger="cron",
+        trigger_args={"minute": "*/10"},
+        misfire_grace_minutes=60,
+        description="发送到期的会前通报（D15；未完成调研的提醒召集人）",
     ),
 ]
 

@@ -2,13 +2,16 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import (
-    RESEARCH_KIND_LABELS, RESEARCH_LINK_LABELS, ResearchKind, ResearchLink, ResearchState,
-    ResearchTask,
+    RESEARCH_KIND_LABELS, RESEARCH_LINK_LABELS, Answer, ConsultationState, PlaceKind,
+    ResearchKind, ResearchLink, ResearchState, ResearchTask,
 )
+from .rules import InviteGroup
+from .services import GroupTally
 
 
 def _single_line(value):
@@ -74,3 +77,144 @@ class ResearchOut(BaseModel):
 class ResearchList(BaseModel):
     items: list[ResearchOut]
     has_completed: bool = Field(description="是否已有完成的调研（D11：不调研不协商）")
+
+
+# --- the meeting -------------------------------------------------------------------------------------
+
+class ConsultationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: datetime = Field(description="开始时间，ISO 8601，须带时区，例如 2026-12-10T14:30:00+08:00")
+    ends_at: datetime = Field(description="结束时间")
+    place_kind: PlaceKind = Field(description="venue 议事室 / mobile 现场（移动协商）/ online 网上")
+    place: str | None = Field(default=None, max_length=200,
+                              description="地点；在议事室召开时可不填（用平台登记的地址）")
+    online_url: str | None = Field(default=None, max_length=300, pattern=r"^https://\S+$",
+                                   description="网上协商的会议链接（https）")
+    agenda: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=20, description="议程，每项一句话，最多 20 项")
+    capacity: int | None = Field(default=None, ge=1, le=2000, description="可容纳人数")
+    briefing_days_before: int = Field(default=3, ge=0, le=14,
+                                      description="会前几天发送会前通报（D15），0 表示当天")
+
+    _place = field_validator("place", mode="before")(_single_line)
+
+    @field_validator("starts_at", "ends_at")
+    @classmethod
+    def _aware(cls, value: datetime) -> datetime:
+        if value.tzinfo is None:
+            raise ValueError("时间须带时区，例如 +08:00")
+        return value
+
+
+class ConsultationPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    starts_at: datetime | None = None
+    ends_at: datetime | None = None
+    place_kind: PlaceKind | None = None
+    place: str | None = Field(default=None, max_length=200)
+    online_url: str | None = Field(default=None, max_length=300, pattern=r"^https://\S+$")
+    agenda: list[Annotated[str, Field(min_length=1, max_length=100)]] | None = Field(
+        default=None, max_length=20)
+    capacity: int | None = Field(default=None, ge=1, le=2000)
+    briefing_days_before: int | None = Field(default=None, ge=0, le=14)
+
+    _place = field_validator("place", mode="before")(_single_line)
+    _aware = field_validator("starts_at", "ends_at")(ConsultationIn._aware.__func__)
+
+
+class CancelIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=2, max_length=200, description="取消原因（会告知所有受邀人）")
+
+
+class InviteeIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person_id: int = Field(ge=1)
+    group: InviteGroup = Field(description="member 政协委员 / resident 群众代表 / stakeholder "
+                                           "利益相关方 / official 党政领导 / department 职能部门")
+
+
+class InviteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    invitees: list[InviteeIn] = Field(min_length=1, max_length=500)
+
+
+class MyAnswer(BaseModel):
+    group: InviteGroup
+    group_label: str
+    answer: Answer
+    answer_label: str
+    reason: str | None
+    substitute_name: str | None
+
+
+class InvitationOut(MyAnswer):
+    id: int
+    person_id: int
+    name: str
+    substitute_title: str | None
+    answered_at: datetime | None
+
+
+class AttendanceOut(BaseModel):
+    groups: list[GroupTally] = Field(description="按群体统计的答复情况")
+    invitations: list[InvitationOut]
+    warnings: list[str] = Field(description="D9 人员构成提示（缺少委员、群众或利益相关方）")
+    list_locked_at: datetime | None
+
+
+class SendIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    confirm: bool = Field(default=False, description="人员构成有缺项时，确认仍然发送")
+
+
+class SendOut(BaseModel):
+    sent: bool
+    warnings: list[str]
+    recipients: int
+
+
+class RsvpIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    answer: Answer = Field(description="accepted 参加 / declined 请假（须说明原因）/ substitute "
+                                       "委派他人（仅党政领导和职能部门）")
+    reason: str | None = Field(default=None, max_length=200)
+    substitute_name: str | None = Field(default=None, max_length=40)
+    substitute_title: str | None = Field(default=None, max_length=60)
+
+
+class ConsultationOut(BaseModel):
+    id: int
+    topic_id: int
+    topic_title: str
+    platform_id: int
+    state: ConsultationState
+    state_label: str
+    starts_at: datetime
+    ends_at: datetime
+    place_kind: PlaceKind
+    place_label: str
+    place: str
+    online_url: str | None
+    agenda: list[str]
+    capacity: int | None
+    version: int
+    notice_sent_at: datetime | None
+    briefing_due_at: datetime
+    briefing_sent_at: datetime | None
+    list_locked_at: datetime | None
+    cancelled_reason: str | None
+    calendar_url: str = Field(description=".ics 日历文件")
+    link: str = Field(description="小程序页面路径")
+    my_invitation: MyAnswer | None = Field(description="当前用户的邀请和答复；未受邀为空")
+    can_manage: bool
+
+
+class ConsultationList(BaseModel):
+    items: list[ConsultationOut]
+
+
+class BriefingOut(BaseModel):
+    consultation_id: int
+    text: str
+    research_done: bool

@@ -1,0 +1,215 @@
+"""Meeting API: schedule, invite, notices, RSVP, final list, briefing, calendar file. Thin: the
+rules are in services.py; each request commits once."""
+from __future__ import annotations
+
+from flask import Blueprint, Response
+from sqlalchemy import select
+
+from ..api import endpoint
+from ..auth.current import require_person
+from ..db import get_session
+from ..org.models import Person
+from ..topics.models import Topic
+from . import services
+from .ics import meeting_ics
+from .models import (
+    ANSWER_LABELS, CONSULTATION_STATE_LABELS, PLACE_KIND_LABELS, Consultation, ConsultationState,
+    Invitation,
+)
+from .research import has_completed_research
+from .rules import GROUP_LABELS, briefing_due_at
+from .schemas import (
+    AttendanceOut, BriefingOut, CancelIn, ConsultationIn, ConsultationList, ConsultationOut,
+    ConsultationPatch, InvitationOut, InviteIn, MyAnswer, RsvpIn, SendIn, SendOut,
+)
+
+bp = Blueprint("meetings", __name__, url_prefix="/api")
+TAG = "协商会议"
+
+
+def consultation_out(session, c: Consultation, person: Person) -> ConsultationOut:
+    topic = session.get(Topic, c.topic_id)
+    inv = services.my_invitation(session, c.id, person.id)
+    mine = MyAnswer(group=inv.group, group_label=GROUP_LABELS[inv.group], answer=inv.answer,
+                    answer_label=ANSWER_LABELS[inv.answer], reason=inv.reason,
+                    substitute_name=inv.substitute_name) if inv else None
+    return ConsultationOut(
+        id=c.id, topic_id=c.topic_id, topic_title=topic.title, platform_id=c.platform_id,
+        state=c.state, state_label=CONSULTATION_STATE_LABELS[c.state], starts_at=c.starts_at,
+        ends_at=c.ends_at, place_kind=c.place_kind, place_label=PLACE_KIND_LABELS[c.place_kind],
+        place=c.place, online_url=c.online_url, agenda=list(c.agenda or []),
+        capacity=c.capacity, version=c.version, notice_sent_at=c.notice_sent_at,
+        briefing_due_at=briefing_due_at(c.starts_at, c.briefing_days_before),
+        briefing_sent_at=c.briefing_sent_at, list_locked_at=c.list_locked_at,
+        cancelled_reason=c.cancelled_reason, calendar_url=services.calendar_link(c.id),
+        link=services.meeting_link(c.id), my_invitation=mine,
+        can_manage=services.is_manager(session, c, person))
+
+
+def _detail(session, consultation_id: int, status: int = 200):
+    person = require_person()
+    c = services.get_consultation_or_404(session, consultation_id, person)
+    return consultation_out(session, c, person), status
+
+
+@endpoint(bp, "/topics/<int:topic_id>/consultations", methods=("POST",), summary="安排协商会议",
+          tags=[TAG], body=ConsultationIn, response=ConsultationOut, status=201, auth="login")
+def schedule(topic_id: int, body: ConsultationIn):
+    """议题审定后，召集人或政协工作人员安排协商会议（时间、地点、议程）。一个议题同时只能有一场
+    安排中的会议。安排后再邀请参加人员并发送会议通知。"""
+    session = get_session()
+    c = services.schedule_consultation(session, actor=require_person(), topic_id=topic_id,
+                                       **body.model_dump())
+    session.commit()
+    return _detail(session, c.id, 201)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>", summary="协商会议详情", tags=[TAG],
+          response=ConsultationOut, auth="login")
+def detail(consultation_id: int):
+    """受邀人员、本平台召集人、政协工作人员和议题审核人可以查看。"""
+    return _detail(get_session(), consultation_id)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>", methods=("PATCH",), summary="修改会议安排",
+          tags=[TAG], body=ConsultationPatch, response=ConsultationOut, auth="login")
+def update(consultation_id: int, body: ConsultationPatch):
+    """时间或地点变更后，所有受邀人员会收到变更通知，日历文件随之更新。"""
+    session = get_session()
+    services.update_consultation(session, actor=require_person(),
+                                 consultation_id=consultation_id, **body.model_dump())
+    session.commit()
+    return _detail(session, consultation_id)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/cancel", methods=("POST",),
+          summary="取消协商会议", tags=[TAG], body=CancelIn, response=ConsultationOut,
+          auth="login")
+def cancel(consultation_id: int, body: CancelIn):
+    session = get_session()
+    services.cancel_consultation(session, actor=require_person(),
+                                 consultation_id=consultation_id, reason=body.reason)
+    session.commit()
+    return _detail(session, consultation_id)
+
+
+def _attendance(session, c: Consultation) -> AttendanceOut:
+    invitations = services.invitations_of(session, c.id)
+    names = dict(session.execute(select(Person.id, Person.name).where(
+        Person.id.in_({i.person_id for i in invitations}))).all()) if invitations else {}
+    return AttendanceOut(
+        groups=services.attendance_by_group(session, c.id),
+        invitations=[InvitationOut(
+            id=i.id, person_id=i.person_id, name=names.get(i.person_id, ""), group=i.group,
+            group_label=GROUP_LABELS[i.group], answer=i.answer,
+            answer_label=ANSWER_LABELS[i.answer], reason=i.reason,
+            substitute_name=i.substitute_name, substitute_title=i.substitute_title,
+            answered_at=i.answered_at) for i in invitations],
+        warnings=services.composition(session, c.id), list_locked_at=c.list_locked_at)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/invitations", methods=("POST",),
+          summary="邀请参加人员", tags=[TAG], body=InviteIn, response=AttendanceOut,
+          auth="login")
+def invite(consultation_id: int, body: InviteIn):
+    """按群体邀请（D9/D10）：政协委员（本平台联系委员优先）、群众代表、利益相关方、党政领导、
+    职能部门。重复邀请同一人不会重复记录。会议通知发出后再邀请的人员会立即收到通知。
+    返回的 warnings 是人员构成提示。"""
+    session = get_session()
+    person = require_person()
+    services.invite(session, actor=person, consultation_id=consultation_id,
+                    invitees=[(i.person_id, i.group) for i in body.invitees])
+    session.commit()
+    return _attendance(session, services.managed_consultation(session, consultation_id, person))
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/invitations", summary="出席情况（按群体）",
+          tags=[TAG], response=AttendanceOut, auth="login")
+def attendance(consultation_id: int):
+    """召集人实时查看各群体的答复情况和名单。"""
+    session = get_session()
+    c = services.managed_consultation(session, consultation_id, require_person())
+    return _attendance(session, c)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/notices", methods=("POST",),
+          summary="发送会议通知", tags=[TAG], body=SendIn, response=SendOut, auth="login")
+def send_notices(consultation_id: int, body: SendIn):
+    """给所有受邀人员发送会议通知（含日历文件和小程序链接）。人员构成缺少政协委员、群众代表或
+    利益相关方时（D9），不发送并返回 sent=false 和提示；确认后带 confirm=true 再发。"""
+    session = get_session()
+    result = services.send_notices(session, actor=require_person(),
+                                   consultation_id=consultation_id, confirm=body.confirm)
+    session.commit()
+    return SendOut(sent=result.sent, warnings=result.warnings, recipients=result.recipients)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/briefing", methods=("POST",),
+          summary="发送会前通报", tags=[TAG], response=SendOut, auth="login")
+def send_briefing(consultation_id: int):
+    """D15 会前通报：议题、调研情况、议程。议题没有完成的调研记录时返回 409 `research_required`
+    （D11 不调研不协商）。到了设定的天数也会由定时任务自动发送；重复发送不会重复通知。"""
+    session = get_session()
+    n = services.send_briefing(session, consultation_id=consultation_id, actor=require_person())
+    session.commit()
+    return SendOut(sent=True, warnings=[], recipients=n)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/briefing", summary="会前通报内容",
+          tags=[TAG], response=BriefingOut, auth="login")
+def briefing(consultation_id: int):
+    session = get_session()
+    c = services.get_consultation_or_404(session, consultation_id, require_person())
+    return BriefingOut(consultation_id=c.id, text=services.briefing_text(session, c),
+                       research_done=has_completed_research(session, c.topic_id))
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/rsvp", methods=("PUT",), summary="答复邀请",
+          tags=[TAG], body=RsvpIn, response=ConsultationOut, auth="login")
+def rsvp(consultation_id: int, body: RsvpIn):
+    """参加；请假（须说明原因）；委派他人参加（仅党政领导和职能部门，须填写姓名）。召集人确认名单
+    前可以改变答复；同样的答复重复提交不会重复记录。"""
+    session = get_session()
+    services.answer_invitation(session, person=require_person(),
+                               consultation_id=consultation_id, **body.model_dump())
+    session.commit()
+    return _detail(session, consultation_id)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/lock", methods=("POST",),
+          summary="确认参会名单", tags=[TAG], response=AttendanceOut, auth="login")
+def lock(consultation_id: int):
+    """确认后受邀人员不能再改变答复。重复确认不改变确认时间。"""
+    session = get_session()
+    c = services.lock_list(session, actor=require_person(), consultation_id=consultation_id)
+    session.commit()
+    return _attendance(session, c)
+
+
+@endpoint(bp, "/me/consultations", summary="我受邀的协商会议", tags=[TAG],
+          response=ConsultationList, auth="login")
+def my_consultations():
+    """最近的在前：尚未召开的和最近召开的。"""
+    session = get_session()
+    person = require_person()
+    rows = session.scalars(select(Consultation).join(
+        Invitation, Invitation.consultation_id == Consultation.id).where(
+        Invitation.person_id == person.id).order_by(Consultation.starts_at.desc()).limit(50))
+    return ConsultationList(items=[consultation_out(session, c, person) for c in rows])
+
+
+@bp.get("/consultations/<int:consultation_id>/calendar.ics")
+def calendar(consultation_id: int):
+    """The meeting as an .ics file (for the calendar on the phone); same visibility as detail."""
+    session = get_session()
+    person = require_person()
+    c = services.get_consultation_or_404(session, consultation_id, person)
+    topic = session.get(Topic, c.topic_id)
+    body = meeting_ics(
+        uid=f"consultation-{c.id}@yshsl", sequence=c.version, starts_at=c.starts_at,
+        ends_at=c.ends_at, summary=f"协商会议：{topic.title}",
+        location=c.online_url if c.online_url and not c.place else c.place,
+        description="议程：" + "；".join(c.agenda or []) if c.agenda else topic.title,
+        url=c.online_url, cancelled=c.state is ConsultationState.cancelled)
+    return Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="consultation-{c.id}.ics"'})

@@ -1,0 +1,454 @@
+"""The consultation meeting: scheduling, invitations by group, notices, RSVPs, the locked final
+list, changes and cancellation, the D15 briefing. Services never commit; the API and the chat
+channel (issue 5) call the same functions.
+
+Lifecycle: scheduled (invitations, answers) → held (check-in, minutes) → concluded (opinion list
+routed); cancelled from scheduled. The final list is locked by the convenor (answers frozen).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from pydantic import BaseModel
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit.services import record, snapshot
+from ..db import utcnow
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..notify.services import fan_out
+from ..org.models import Person, Platform
+from ..topics.models import Topic, TopicState
+from ..topics.services import get_topic_or_404, managed_topic, manages_platform
+from ..workdays import CHINA_TZ
+from .models import (
+    PLACE_KIND_LABELS, Answer, Consultation, ConsultationState, Invitation, PlaceKind,
+)
+from .research import has_completed_research, research_of
+from .rules import GROUP_LABELS, SUBSTITUTABLE, InviteGroup, briefing_due_at, composition_warnings
+
+ACTIVE = (ConsultationState.scheduled, ConsultationState.held)
+REASON_MAX = 200
+
+
+def meeting_link(consultation_id: int) -> str:
+    """Deep link into the mini-program's meeting page."""
+    return f"/pages/meeting/meeting?id={consultation_id}"
+
+
+def calendar_link(consultation_id: int) -> str:
+    return f"/api/consultations/{consultation_id}/calendar.ics"
+
+
+def _when(c: Consultation) -> str:
+    start, end = c.starts_at.astimezone(CHINA_TZ), c.ends_at.astimezone(CHINA_TZ)
+    return f"{start:%Y年%m月%d日 %H:%M}–{end:%H:%M}"
+
+
+def _where(c: Consultation) -> str:
+    return f"{PLACE_KIND_LABELS[c.place_kind]}：{c.place}"
+
+
+# --- loaders -----------------------------------------------------------------------------------------
+
+def get_consultation_or_404(session: Session, consultation_id: int, person: Person
+                            ) -> Consultation:
+    """Visible to the platform's managers, the topic's reviewers, and everyone invited."""
+    c = session.get(Consultation, consultation_id)
+    if c is None:
+        raise NotFound("该协商活动不存在", code="consultation_not_found")
+    if my_invitation(session, c.id, person.id) is not None:
+        return c
+    get_topic_or_404(session, c.topic_id, person)  # 404 for anyone else
+    return c
+
+
+def managed_consultation(session: Session, consultation_id: int, person: Person
+                         ) -> Consultation:
+    c = get_consultation_or_404(session, consultation_id, person)
+    if not is_manager(session, c, person):  # an invitee knows it exists: 403, not 404
+        raise Forbidden("只有本平台召集人或政协工作人员可以办理", code="not_topic_manager")
+    return c
+
+
+def my_invitation(session: Session, consultation_id: int, person_id: int) -> Invitation | None:
+    return session.scalar(select(Invitation).where(Invitation.consultation_id == consultation_id,
+                                                   Invitation.person_id == person_id))
+
+
+def _open(c: Consultation) -> None:
+    if c.state is ConsultationState.cancelled:
+        raise Conflict("该协商活动已取消", code="consultation_cancelled")
+    if c.state is not ConsultationState.scheduled:
+        raise Conflict("协商活动已召开，不能再修改安排", code="consultation_held")
+
+
+# --- scheduling --------------------------------------------------------------------------------------
+
+def _check_time_and_place(platform: Platform, *, starts_at: datetime, ends_at: datetime,
+                          place_kind: PlaceKind, place: str | None, online_url: str | None
+                          ) -> str:
+    if starts_at <= utcnow():
+        raise ValidationFailed("协商时间应晚于现在", code="starts_in_past")
+    if ends_at <= starts_at:
+        raise ValidationFailed("结束时间应晚于开始时间", code="ends_before_start")
+    if (ends_at - starts_at).total_seconds() > 12 * 3600:
+        raise ValidationFailed("一次协商活动不超过 12 小时", code="meeting_too_long")
+    if place_kind is PlaceKind.online and not online_url:
+        raise ValidationFailed("网上协商需要填写会议链接", code="online_url_required")
+    if place_kind is PlaceKind.venue:
+        place = place or platform.venue_address
+        if not place:
+            raise ValidationFailed("本平台尚未登记议事场所地址，请填写地点", code="place_required")
+    if not place:
+        raise ValidationFailed("请填写协商地点", code="place_required")
+    return place
+
+
+def schedule_consultation(session: Session, *, actor: Person, topic_id: int,
+                          starts_at: datetime, ends_at: datetime, place_kind: PlaceKind,
+                          place: str | None = None, online_url: str | None = None,
+                          agenda: list[str] | None = None, capacity: int | None = None,
+                          briefing_days_before: int = 3) -> Consultation:
+    """D14: a consultation on an approved topic. One active consultation per topic."""
+    topic = managed_topic(session, topic_id, actor)
+    if topic.state is not TopicState.approved:
+        raise Conflict("议题审定后才能安排协商", code="topic_not_approved")
+    busy = session.scalar(select(Consultation.id).where(Consultation.topic_id == topic.id,
+                                                        Consultation.state.in_(ACTIVE)))
+    if busy is not None:
+        raise Conflict("该议题已有安排中的协商活动", code="consultation_exists")
+    platform = session.get(Platform, topic.platform_id)
+    place = _check_time_and_place(platform, starts_at=starts_at, ends_at=ends_at,
+                                  place_kind=place_kind, place=place, online_url=online_url)
+    c = Consultation(topic_id=topic.id, platform_id=platform.id, state=ConsultationState.scheduled,
+                     starts_at=starts_at, ends_at=ends_at, place_kind=place_kind, place=place,
+                     online_url=online_url, agenda=list(agenda or []), capacity=capacity,
+                     briefing_days_before=briefing_days_before, version=1,
+                     created_by_id=actor.id)
+    session.add(c)
+    session.flush()
+    record(session, actor_id=actor.id, action="consultation.schedule",
+           object_type="consultation", object_id=c.id, after=snapshot(c))
+    return c
+
+
+# --- invitations -------------------------------------------------------------------------------------
+
+def invite(session: Session, *, actor: Person, consultation_id: int,
+           invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
+    """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
+    per person: a UNIQUE constraint). After the notices went out, newcomers get theirs now."""
+    c = managed_consultation(session, consultation_id, actor)
+    _open(c)
+    if c.list_locked_at is not None:
+        raise Conflict("名单已确认，不能再邀请", code="list_locked")
+    ids = [pid for pid, _ in invitees]
+    found = set(session.scalars(select(Person.id).where(Person.id.in_(ids),
+                                                        Person.is_active.is_(True))))
+    missing = [pid for pid in ids if pid not in found]
+    if missing:
+        raise ValidationFailed(f"被邀请人不存在：{missing[:5]}", code="invitee_not_found")
+    existing = {i.person_id: i for i in session.scalars(select(Invitation).where(
+        Invitation.consultation_id == c.id, Invitation.person_id.in_(ids)))}
+    now, added = utcnow(), []
+    for pid, group in dict(invitees).items():
+        if pid in existing:
+            continue
+        inv = Invitation(consultation_id=c.id, person_id=pid, group=InviteGroup(group),
+                         answer=Answer.pending, invited_at=now, invited_by_id=actor.id)
+        session.add(inv)
+        added.append(inv)
+    session.flush()
+    if added:
+        record(session, actor_id=actor.id, action="consultation.invite",
+               object_type="consultation", object_id=c.id,
+               after={"invited": [[i.person_id, i.group.value] for i in added]})
+        if c.notice_sent_at is not None:
+            _send_notice(session, c, [i.person_id for i in added])
+    return [existing.get(pid) or next(i for i in added if i.person_id == pid)
+            for pid in dict(invitees)]
+
+
+def invitations_of(session: Session, consultation_id: int) -> list[Invitation]:
+    return list(session.scalars(select(Invitation).where(
+        Invitation.consultation_id == consultation_id).order_by(Invitation.id)))
+
+
+def composition(session: Session, consultation_id: int) -> list[str]:
+    """D9 warnings for the invitation list as it stands."""
+    groups = set(session.scalars(select(Invitation.group).where(
+        Invitation.consultation_id == consultation_id).distinct()))
+    return composition_warnings(groups)
+
+
+# --- notices -----------------------------------------------------------------------------------------
+
+def _topic(session: Session, c: Consultation) -> Topic:
+    return session.get(Topic, c.topic_id)
+
+
+def _send_notice(session: Session, c: Consultation, person_ids: list[int]) -> None:
+    topic = _topic(session, c)
+    fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
+            recipient_ids=person_ids, title="协商会议通知",
+            body=f"邀请您参加“{topic.title}”协商会议，时间：{_when(c)}，{_where(c)}。"
+                 "请在小程序中回复是否参加。",
+            link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
+                                              "calendar": calendar_link(c.id)})
+
+
+@dataclass
+class SendResult:
+    sent: bool
+    warnings: list[str]
+    recipients: int
+
+
+def send_notices(session: Session, *, actor: Person, consultation_id: int,
+                 confirm: bool = False) -> SendResult:
+    """The meeting notice to everyone invited. D9: when the list lacks members, residents or
+    stakeholders, nothing is sent unless the convenor confirms (`confirm`)."""
+    c = managed_consultation(session, consultation_id, actor)
+    _open(c)
+    people = [i.person_id for i in invitations_of(session, c.id)]
+    if not people:
+        raise Conflict("请先邀请参加人员", code="no_invitees")
+    warnings = composition(session, c.id)
+    if warnings and not confirm:
+        return SendResult(False, warnings, 0)
+    _send_notice(session, c, people)
+    first = c.notice_sent_at is None
+    c.notice_sent_at = c.notice_sent_at or utcnow()
+    if first:
+        record(session, actor_id=actor.id, action="consultation.notice",
+               object_type="consultation", object_id=c.id,
+               after={"recipients": len(people), "warnings": warnings})
+    return SendResult(True, warnings, len(people))
+
+
+def update_consultation(session: Session, *, actor: Person, consultation_id: int,
+                        **changes) -> Consultation:
+    """Change time or place: the version goes up and everyone invited is told (D15 spirit:
+    people must know what they are coming to)."""
+    c = managed_consultation(session, consultation_id, actor)
+    _open(c)
+    before = snapshot(c)
+    values = {k: getattr(c, k) for k in ("starts_at", "ends_at", "place_kind", "place",
+                                         "online_url")}
+    values.update({k: v for k, v in changes.items() if v is not None and k in values})
+    new_kind = changes.get("place_kind")
+    if new_kind is not None and new_kind != c.place_kind and changes.get("place") is None:
+        values["place"] = None  # a new kind of place needs its own place (or the venue)
+    platform = session.get(Platform, c.platform_id)
+    values["place"] = _check_time_and_place(platform, **values)
+    for key in ("agenda", "capacity", "briefing_days_before"):
+        if changes.get(key) is not None:
+            setattr(c, key, changes[key])
+    moved = any(getattr(c, k) != v for k, v in values.items())
+    for key, value in values.items():
+        setattr(c, key, value)
+    if moved:
+        c.version += 1
+    session.flush()
+    record(session, actor_id=actor.id, action="consultation.update", object_type="consultation",
+           object_id=c.id, before=before, after=snapshot(c))
+    if moved and c.notice_sent_at is not None:
+        topic = _topic(session, c)
+        fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
+                recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
+                title="协商会议变更", body=f"“{topic.title}”协商会议有变更，现定于{_when(c)}，"
+                                          f"{_where(c)}。",
+                link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
+                                                  "calendar": calendar_link(c.id)})
+    return c
+
+
+def cancel_consultation(session: Session, *, actor: Person, consultation_id: int,
+                        reason: str) -> Consultation:
+    c = managed_consultation(session, consultation_id, actor)
+    _open(c)
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise ValidationFailed("请说明取消原因", code="reason_required")
+    c.state = ConsultationState.cancelled
+    c.cancelled_reason = reason[:REASON_MAX]
+    c.version += 1
+    session.flush()
+    record(session, actor_id=actor.id, action="consultation.cancel", object_type="consultation",
+           object_id=c.id, after={"reason": c.cancelled_reason})
+    if c.notice_sent_at is not None:
+        topic = _topic(session, c)
+        fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:cancelled",
+                recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
+                title="协商会议取消", body=f"原定{_when(c)}的“{topic.title}”协商会议已取消。"
+                                          f"原因：{c.cancelled_reason}",
+                link=meeting_link(c.id), payload={"consultation_id": c.id, "cancelled": True})
+    return c
+
+
+# --- D15: the briefing -------------------------------------------------------------------------------
+
+def briefing_text(session: Session, c: Consultation) -> str:
+    """Topic, research summary, agenda: what participants should know before they come."""
+    topic = _topic(session, c)
+    done = [t for t in research_of(session, topic.id) if t.completed_at is not None]
+    lines = [f"议题：{topic.title}", topic.description, f"时间：{_when(c)}", _where(c)]
+    if c.agenda:
+        lines.append("议程：" + "；".join(f"{n}. {item}" for n, item in enumerate(c.agenda, 1)))
+    lines.append("调研情况：" + "；".join(f"{t.title}——{t.notes[:120]}" for t in done))
+    return "\n".join(lines)
+
+
+def send_briefing(session: Session, *, consultation_id: int, actor: Person | None = None
+                  ) -> int:
+    """D15 pre-consultation briefing to everyone invited who has not declined. D11 no research,
+    no consultation: refused until the topic has a completed research record. Sent once per
+    meeting version (dedupe key): a retry or a second scheduler sends nothing twice."""
+    c = (managed_consultation(session, consultation_id, actor) if actor is not None
+         else session.get(Consultation, consultation_id))
+    _open(c)
+    if not has_completed_research(session, c.topic_id):
+        raise Conflict("议题尚未完成调研，不能发送会前通报（不调研不协商）",
+                       code="research_required")
+    people = [i.person_id for i in invitations_of(session, c.id) if i.answer is not Answer.declined]
+    topic = _topic(session, c)
+    fan_out(session, kind="briefing", subject=f"consultation:{c.id}:v{c.version}",
+            recipient_ids=people, title="会前通报",
+            body=f"“{topic.title}”协商会议将于{_when(c)}召开，请提前了解议题和调研情况。",
+            link=meeting_link(c.id), payload={"consultation_id": c.id,
+                                              "calendar": calendar_link(c.id)})
+    if c.briefing_sent_at is None:
+        c.briefing_sent_at = utcnow()
+        record(session, actor_id=actor.id if actor else None, action="consultation.briefing",
+               object_type="consultation", object_id=c.id, after={"recipients": len(people)})
+    return len(people)
+
+
+def due_briefings(session: Session, now: datetime | None = None) -> list[int]:
+    """Consultations whose briefing is due and unsent (the scheduler's scan)."""
+    now = now or utcnow()
+    rows = session.scalars(select(Consultation).where(
+        Consultation.state == ConsultationState.scheduled,
+        Consultation.briefing_sent_at.is_(None), Consultation.notice_sent_at.is_not(None),
+        Consultation.starts_at > now))
+    return [c.id for c in rows if briefing_due_at(c.starts_at, c.briefing_days_before) <= now]
+
+
+# --- RSVP ----------------------------------------------------------------------------------------------
+
+def answer_invitation(session: Session, *, person: Person, consultation_id: int, answer: Answer,
+                      reason: str | None = None, substitute_name: str | None = None,
+                      substitute_title: str | None = None) -> Invitation:
+    """The invitee's answer: accept; decline with a reason; send a substitute (officials and
+    departments only). One answer per invitation, changeable until the list is locked; the same
+    answer again changes nothing."""
+    inv = my_invitation(session, consultation_id, person.id)
+    if inv is None:
+        raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
+    c = session.get(Consultation, consultation_id)
+    _open(c)
+    if c.list_locked_at is not None:
+        raise Conflict("召集人已确认参会名单，如需变更请直接联系召集人", code="list_locked")
+    answer = Answer(answer)
+    reason = " ".join((reason or "").split()) or None
+    if answer is Answer.pending:
+        raise ValidationFailed("请选择参加、请假或委派他人", code="answer_required")
+    if answer is Answer.declined and not reason:
+        raise ValidationFailed("请假请说明原因", code="reason_required")
+    if answer is Answer.substitute:
+        if inv.group not in SUBSTITUTABLE:
+            raise ValidationFailed("只有党政领导和职能部门可以委派他人参加",
+                                   code="substitute_not_allowed")
+        substitute_name = " ".join((substitute_name or "").split())
+        if not substitute_name:
+            raise ValidationFailed("请填写代为参加人员的姓名", code="substitute_required")
+    else:
+        substitute_name = substitute_title = None
+    new = (answer, reason if answer is Answer.declined else None, substitute_name,
+           substitute_title)
+    if (inv.answer, inv.reason, inv.substitute_name, inv.substitute_title) == new:
+        return inv
+    before = {"answer": inv.answer.value}
+    inv.answer, inv.reason, inv.substitute_name, inv.substitute_title = new
+    inv.answered_at = utcnow()
+    session.flush()
+    record(session, actor_id=person.id, action="consultation.rsvp", object_type="invitation",
+           object_id=inv.id, before=before,
+           after={"answer": answer.value, "reason": inv.reason,
+                  "substitute": inv.substitute_name})
+    return inv
+
+
+class GroupTally(BaseModel):
+    """Answers of one group (also the API's response item)."""
+
+    group: InviteGroup
+    label: str
+    invited: int
+    accepted: int
+    declined: int
+    substitute: int
+    pending: int
+
+
+def attendance_by_group(session: Session, consultation_id: int) -> list[GroupTally]:
+    """Live answers by group for the convenor (one query)."""
+    counts: dict[InviteGroup, dict[Answer, int]] = {}
+    for group, answer in session.execute(select(Invitation.group, Invitation.answer).where(
+            Invitation.consultation_id == consultation_id)):
+        counts.setdefault(group, {}).setdefault(answer, 0)
+        counts[group][answer] += 1
+    return [GroupTally(group=g, label=GROUP_LABELS[g], invited=sum(counts[g].values()),
+                       accepted=counts[g].get(Answer.accepted, 0),
+                       declined=counts[g].get(Answer.declined, 0),
+                       substitute=counts[g].get(Answer.substitute, 0),
+                       pending=counts[g].get(Answer.pending, 0))
+            for g in InviteGroup if g in counts]
+
+
+def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consultation:
+    """The convenor confirms the final list: answers are frozen from now on. Idempotent."""
+    c = managed_consultation(session, consultation_id, actor)
+    _open(c)
+    if c.list_locked_at is None:
+        c.list_locked_at = utcnow()
+        c.list_locked_by_id = actor.id
+        session.flush()
+        tallies = attendance_by_group(session, c.id)
+        record(session, actor_id=actor.id, action="consultation.lock_list",
+               object_type="consultation", object_id=c.id,
+               after={t.group.value: {"accepted": t.accepted, "substitute": t.substitute,
+                                      "declined": t.declined, "pending": t.pending}
+                      for t in tallies})
+    return c
+
+
+def is_manager(session: Session, c: Consultation, person: Person) -> bool:
+    return manages_platform(session, person, session.get(Platform, c.platform_id))
+
+
+def send_due_briefings(session: Session, now: datetime | None = None) -> dict:
+    """Scheduler job (D15): every briefing that is due goes out. One blocked by D11 (no
+    completed research yet) is not sent; the convenor is reminded once per meeting version."""
+    sent = blocked = 0
+    for cid in due_briefings(session, now):
+        try:
+            with session.begin_nested():
+                send_briefing(session, consultation_id=cid)
+            sent += 1
+        except Conflict as exc:
+            if exc.code != "research_required":
+                raise
+            blocked += 1
+            c = session.get(Consultation, cid)
+            platform = session.get(Platform, c.platform_id)
+            topic = _topic(session, c)
+            fan_out(session, kind="reminder", subject=f"consultation:{c.id}:v{c.version}:research",
+                    recipient_ids=[pid for pid in (platform.convenor_id, c.created_by_id) if pid],
+                    title="会前通报未能发送",
+                    body=f"“{topic.title}”协商会议的会前通报已到发送时间，但议题还没有完成的调研"
+                         "记录（不调研不协商）。请尽快完成调研。",
+                    link=meeting_link(c.id))
+    return {"sent": sent, "blocked": blocked}

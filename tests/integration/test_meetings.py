@@ -1,0 +1,275 @@
+"""Scheduling a consultation, inviting by group with the D9 composition check, notices with a
+calendar file and a deep link, changes and cancellation, RSVPs (accept, decline with a reason,
+substitute), the locked final list, and the D15 briefing blocked before research (D11)."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from app.consultations.models import Consultation, Invitation
+from app.db import utcnow
+from app.notify.models import OutboxMessage
+
+from .. import consult_world
+from ..consult_world import as_
+from ..helpers import committed_session
+
+
+@pytest.fixture
+def world(app):
+    return consult_world.build(app)
+
+
+def when(days=7, hours=2):
+    start = (utcnow() + timedelta(days=days)).replace(microsecond=0)
+    return {"starts_at": start.isoformat(), "ends_at": (start + timedelta(hours=hours)).isoformat()}
+
+
+def schedule(client, world, room="village", who=None, **extra):
+    body = {**when(), "place_kind": "mobile", "place": "前进村文化广场",
+            "agenda": ["通报调研情况", "居民发言", "形成意见"], **extra}
+    return client.post(f"/api/topics/{world['topics'][room]}/consultations", json=body,
+                       headers=as_(world, who or f"conv_{room}"))
+
+
+def invite(client, world, cid, pairs, who="conv_village"):
+    return client.post(f"/api/consultations/{cid}/invitations",
+                       json={"invitees": [{"person_id": world["people"][p], "group": g}
+                                          for p, g in pairs]}, headers=as_(world, who))
+
+
+FULL = [("member", "member"), ("resident", "resident"), ("resident2", "resident"),
+        ("stakeholder", "stakeholder"), ("official", "official"), ("handler", "department")]
+
+
+def outbox(app, kind=None):
+    with committed_session(app) as s:
+        q = select(OutboxMessage).order_by(OutboxMessage.id)
+        if kind:
+            q = q.where(OutboxMessage.kind == kind)
+        return list(s.scalars(q))
+
+
+def rsvp(client, world, cid, who, **body):
+    return client.put(f"/api/consultations/{cid}/rsvp", json=body, headers=as_(world, who))
+
+
+def complete_research(client, world, room="village"):
+    task = client.post(f"/api/topics/{world['topics'][room]}/research",
+                       json={"kind": "facts", "title": "入户走访"},
+                       headers=as_(world, f"conv_{room}")).json
+    client.patch(f"/api/research/{task['id']}", json={"notes": "走访 20 户，18 户支持。"},
+                 headers=as_(world, f"conv_{room}"))
+    assert client.post(f"/api/research/{task['id']}/complete",
+                       headers=as_(world, f"conv_{room}")).status_code == 200
+
+
+def test_schedule_invite_and_notice_with_composition_check(client, app, world):
+    r = schedule(client, world)
+    assert r.status_code == 201, r.json
+    c = r.json
+    assert (c["state"], c["place_label"], c["version"]) == ("scheduled", "现场（移动协商）", 1)
+    assert c["link"] == f"/pages/meeting/meeting?id={c['id']}" and c["can_manage"] is True
+    # Only officials so far: D9 warns of the three missing groups and sends nothing.
+    r = invite(client, world, c["id"], [("official", "official")])
+    assert r.status_code == 200 and len(r.json["warnings"]) == 3
+    r = client.post(f"/api/consultations/{c['id']}/notices", json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 200 and r.json["sent"] is False and len(r.json["warnings"]) == 3
+    assert outbox(app, "meeting_notice") == []
+    # The full list: no warning, one notice each, with the calendar file and the deep link.
+    r = invite(client, world, c["id"], FULL)
+    assert r.json["warnings"] == [] and len(r.json["invitations"]) == 6  # official not twice
+    r = client.post(f"/api/consultations/{c['id']}/notices", json={},
+                    headers=as_(world, "conv_village"))
+    assert r.json == {"sent": True, "warnings": [], "recipients": 6}
+    again = client.post(f"/api/consultations/{c['id']}/notices", json={},
+                        headers=as_(world, "conv_village"))
+    assert again.json["sent"] is True
+    sent = outbox(app, "meeting_notice")
+    assert sorted(m.recipient_id for m in sent) == sorted(world["people"][p] for p, _ in FULL)
+    assert sent[0].payload["calendar"] == f"/api/consultations/{c['id']}/calendar.ics"
+    assert sent[0].link == c["link"] and "前进村文化广场" in sent[0].body
+    # Invited after the notices went out: told at once.
+    invite(client, world, c["id"], [("member2", "member")])
+    assert len(outbox(app, "meeting_notice")) == 7
+
+
+def test_composition_can_be_overridden_by_the_convenor(client, app, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], [("resident", "resident")])
+    r = client.post(f"/api/consultations/{c['id']}/notices", json={"confirm": True},
+                    headers=as_(world, "conv_village"))
+    assert r.json["sent"] is True and r.json["recipients"] == 1 and len(r.json["warnings"]) == 2
+
+
+def test_rsvp_accept_decline_substitute_and_the_locked_list(client, app, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    cid = c["id"]
+    assert rsvp(client, world, cid, "member", answer="accepted").status_code == 200
+    r = rsvp(client, world, cid, "resident", answer="declined")
+    assert r.status_code == 422 and r.json["error"] == "reason_required"
+    r = rsvp(client, world, cid, "resident", answer="declined", reason="那天要去医院复查")
+    assert r.json["my_invitation"]["answer_label"] == "请假"
+    r = rsvp(client, world, cid, "resident2", answer="substitute", substitute_name="王小明")
+    assert r.status_code == 422 and r.json["error"] == "substitute_not_allowed"
+    r = rsvp(client, world, cid, "official", answer="substitute", substitute_name="  ",)
+    assert r.status_code == 422 and r.json["error"] == "substitute_required"
+    r = rsvp(client, world, cid, "official", answer="substitute", substitute_name="陈副镇长",
+             substitute_title="副镇长")
+    assert r.json["my_invitation"]["substitute_name"] == "陈副镇长"
+    # Same answer twice: one audit entry, no change.
+    rsvp(client, world, cid, "member", answer="accepted")
+    # Not invited: no such invitation.
+    r = rsvp(client, world, cid, "outsider", answer="accepted")
+    assert r.status_code == 404 and r.json["error"] == "invitation_not_found"
+    live = client.get(f"/api/consultations/{cid}/invitations",
+                      headers=as_(world, "conv_village")).json
+    by = {g["group"]: g for g in live["groups"]}
+    assert (by["member"]["accepted"], by["resident"]["declined"], by["resident"]["pending"],
+            by["official"]["substitute"], by["department"]["pending"]) == (1, 1, 1, 1, 1)
+    names = {i["name"]: i for i in live["invitations"]}
+    assert names["张居民"]["reason"] == "那天要去医院复查"  # the convenor sees full names
+    # Invitees cannot read the list; the convenor locks it; answers freeze.
+    assert client.get(f"/api/consultations/{cid}/invitations",
+                      headers=as_(world, "member")).status_code == 403
+    locked = client.post(f"/api/consultations/{cid}/lock", headers=as_(world, "conv_village"))
+    assert locked.status_code == 200 and locked.json["list_locked_at"]
+    r = rsvp(client, world, cid, "resident2", answer="accepted")
+    assert r.status_code == 409 and r.json["error"] == "list_locked"
+    with committed_session(app) as s:
+        from app.audit.models import AuditEntry
+        assert s.scalar(select(func.count()).select_from(AuditEntry)
+                        .where(AuditEntry.action == "consultation.rsvp")) == 3
+
+
+def test_change_and_cancel_notify_everyone_invited_and_the_calendar_follows(client, app, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    client.post(f"/api/consultations/{c['id']}/notices", json={},
+                headers=as_(world, "conv_village"))
+    ics = client.get(f"/api/consultations/{c['id']}/calendar.ics", headers=as_(world, "member"))
+    assert ics.status_code == 200 and ics.mimetype == "text/calendar"
+    text = ics.get_data(as_text=True)
+    assert "SEQUENCE:1\r\n" in text and "LOCATION:前进村文化广场" in text
+    r = client.patch(f"/api/consultations/{c['id']}", json={**when(days=9)},
+                     headers=as_(world, "conv_village"))
+    assert r.status_code == 200 and r.json["version"] == 2
+    changes = [m for m in outbox(app, "meeting_notice") if m.title == "协商会议变更"]
+    assert len(changes) == 6
+    assert "SEQUENCE:2" in client.get(f"/api/consultations/{c['id']}/calendar.ics",
+                                      headers=as_(world, "member")).get_data(as_text=True)
+    r = client.post(f"/api/consultations/{c['id']}/cancel", json={"reason": "暴雨预警，改期另行通知"},
+                    headers=as_(world, "conv_village"))
+    assert r.json["state"] == "cancelled"
+    cancels = [m for m in outbox(app, "meeting_notice") if m.title == "协商会议取消"]
+    assert len(cancels) == 6 and "暴雨预警" in cancels[0].body
+    text = client.get(f"/api/consultations/{c['id']}/calendar.ics",
+                      headers=as_(world, "member")).get_data(as_text=True)
+    assert "METHOD:CANCEL" in text and "STATUS:CANCELLED" in text
+    assert rsvp(client, world, c["id"], "member", answer="accepted").status_code == 409
+
+
+def test_briefing_is_blocked_before_research_and_sent_once_after(client, app, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    rsvp(client, world, c["id"], "resident", answer="declined", reason="外出")
+    r = client.post(f"/api/consultations/{c['id']}/briefing", headers=as_(world, "conv_village"))
+    assert r.status_code == 409 and r.json["error"] == "research_required"
+    assert "不调研不协商" in r.json["message"]
+    assert outbox(app, "briefing") == []
+    complete_research(client, world)
+    for _ in range(2):
+        r = client.post(f"/api/consultations/{c['id']}/briefing",
+                        headers=as_(world, "conv_village"))
+        assert r.status_code == 200 and r.json["recipients"] == 5  # the one who declined: not
+    sent = outbox(app, "briefing")
+    assert len(sent) == 5 and world["people"]["resident"] not in {m.recipient_id for m in sent}
+    text = client.get(f"/api/consultations/{c['id']}/briefing", headers=as_(world, "member")).json
+    assert "走访 20 户" in text["text"] and "居民发言" in text["text"] and text["research_done"]
+
+
+def test_one_active_consultation_per_topic_and_only_for_approved_topics(client, world):
+    assert schedule(client, world).status_code == 201
+    r = schedule(client, world)
+    assert r.status_code == 409 and r.json["error"] == "consultation_exists"
+
+
+@pytest.mark.parametrize("extra, code", [
+    ({"starts_at": (utcnow() - timedelta(days=1)).isoformat(),
+      "ends_at": utcnow().isoformat()}, "starts_in_past"),
+    ({**when(hours=-1)}, "ends_before_start"),
+    ({**when(hours=13)}, "meeting_too_long"),
+    ({"place_kind": "online", "place": "网上"}, "online_url_required"),
+    ({"place_kind": "venue", "place": None}, "place_required"),
+])
+def test_bad_schedules_are_refused_and_nothing_is_stored(client, app, world, extra, code):
+    r = schedule(client, world, **extra)
+    assert r.status_code == 422 and r.json["error"] == code, r.json
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Consultation)) == 0
+
+
+def test_naive_times_and_bad_urls_are_422(client, world):
+    r = schedule(client, world, starts_at="2030-01-01T09:00:00", ends_at="2030-01-01T10:00:00")
+    assert r.status_code == 422 and r.json["details"][0]["field"] == "starts_at"
+    r = schedule(client, world, place_kind="online", online_url="javascript:alert(1)")
+    assert r.status_code == 422 and r.json["details"][0]["field"] == "online_url"
+
+
+@pytest.mark.parametrize("who, status", [
+    ("conv_town", 404), ("resident", 404), ("other_member", 404), ("county_staff", 201),
+])
+def test_who_may_schedule(client, world, who, status):
+    assert schedule(client, world, who=who).status_code == status
+
+
+def test_outsiders_cannot_see_or_answer(client, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    for who in ("outsider", "other_member", "conv_town"):
+        assert client.get(f"/api/consultations/{c['id']}",
+                          headers=as_(world, who)).status_code == 404
+        assert client.get(f"/api/consultations/{c['id']}/calendar.ics",
+                          headers=as_(world, who)).status_code == 404
+    # An invitee sees the meeting and their own answer, but cannot manage it.
+    mine = client.get(f"/api/consultations/{c['id']}", headers=as_(world, "stakeholder")).json
+    assert mine["my_invitation"]["group_label"] == "利益相关方" and mine["can_manage"] is False
+    assert invite(client, world, c["id"], [("outsider", "resident")],
+                  who="stakeholder").status_code == 403
+    listing = client.get("/api/me/consultations", headers=as_(world, "stakeholder")).json
+    assert [i["id"] for i in listing["items"]] == [c["id"]]
+
+
+def test_inviting_someone_who_does_not_exist_stores_nothing(client, app, world):
+    c = schedule(client, world).json
+    r = client.post(f"/api/consultations/{c['id']}/invitations",
+                    json={"invitees": [{"person_id": world["people"]["member"], "group": "member"},
+                                       {"person_id": 999999, "group": "resident"}]},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 422 and r.json["error"] == "invitee_not_found"
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_the_scheduler_sends_due_briefings_after_research_only(client, app, world):
+    from scheduler.jobs import JOBS, run_job
+
+    spec = next(j for j in JOBS if j.id == "send_due_briefings")
+    c = schedule(client, world, briefing_days_before=3, **when(days=2)).json  # due already
+    invite(client, world, c["id"], FULL)
+    assert run_job(app, spec) == {"sent": 0, "blocked": 0}  # notices not sent yet: not due
+    client.post(f"/api/consultations/{c['id']}/notices", json={},
+                headers=as_(world, "conv_village"))
+    for _ in range(2):  # blocked by D11; the convenor is reminded once
+        assert run_job(app, spec) == {"sent": 0, "blocked": 1}
+    reminders = outbox(app, "reminder")
+    assert [m.recipient_id for m in reminders] == [world["people"]["conv_village"]]
+    assert "不调研不协商" in reminders[0].body
+    complete_research(client, world)
+    assert run_job(app, spec) == {"sent": 1, "blocked": 0}
+    assert run_job(app, spec) == {"sent": 0, "blocked": 0}  # sent once
+    assert len(outbox(app, "briefing")) == 6
