@@ -21,6 +21,8 @@ BLUEPRINTS = [
     "app.audit.routes:bp",
     "app.consultations.routes:bp",
     "app.consultations.meeting_routes:bp",
+    "app.consultations.checkin_routes:bp",
+    "app.consultations.opinion_routes:bp",
 ]
 
 

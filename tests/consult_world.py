@@ -104,7 +104,8 @@ def build(app) -> dict:
             approve_topic(s, topic.id, reviewers)
             topic_ids[key] = topic.id
 
-        w["tokens"] = {k: open_session(s, p, SessionKind.mp, timedelta(hours=1))[0]
+        # Valid for a month: the meeting tests travel in time to the meeting day.
+        w["tokens"] = {k: open_session(s, p, SessionKind.mp, timedelta(days=30))[0]
                        for k, p in people.items()}
         w["people"] = {k: p.id for k, p in people.items()}
         w["rooms"] = {k: r.id for k, r in rooms.items()}

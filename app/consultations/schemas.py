@@ -7,10 +7,11 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .models import (
-    RESEARCH_KIND_LABELS, RESEARCH_LINK_LABELS, Answer, ConsultationState, PlaceKind,
+    RESEARCH_KIND_LABELS, RESEARCH_LINK_LABELS, Answer, CheckInMethod, ConsultationState,
+    OpinionListState, PlaceKind, RoutingState,
     ResearchKind, ResearchLink, ResearchState, ResearchTask,
 )
-from .rules import InviteGroup
+from .rules import InviteGroup, OpinionScope, RouteAction
 from .services import GroupTally
 
 
@@ -218,3 +219,125 @@ class BriefingOut(BaseModel):
     consultation_id: int
     text: str
     research_done: bool
+
+
+# --- at the meeting --------------------------------------------------------------------------------
+
+class CheckinCodeOut(BaseModel):
+    code: str = Field(description="二维码内容；每 5 分钟更换，请在会场屏幕上显示并定时刷新")
+    expires_at: datetime
+
+
+class CheckinIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    code: str = Field(min_length=1, max_length=100, description="扫描会场二维码得到的内容")
+
+
+class MarkPresentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    person_id: int | None = Field(default=None, ge=1, description="已登记的人员（受邀人或群众）")
+    name: str | None = Field(default=None, max_length=40, description="未登记的现场群众：姓名")
+    group: InviteGroup | None = Field(default=None, description="未受邀人员的群体，默认群众代表")
+
+
+class AttendeeOut(BaseModel):
+    id: int
+    person_id: int | None
+    name: str
+    group: InviteGroup
+    group_label: str
+    method: CheckInMethod
+    checked_in_at: datetime
+
+
+class AttendeeList(BaseModel):
+    items: list[AttendeeOut]
+    by_group: dict[str, int] = Field(description="各群体到场人数")
+
+
+class SpeechIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    group: InviteGroup
+    text: str = Field(min_length=1, max_length=5000)
+    speaker_name: str | None = Field(default=None, max_length=40)
+    speaker_person_id: int | None = Field(default=None, ge=1)
+
+
+class SpeechOut(BaseModel):
+    seq: int
+    speaker_name: str
+    group: InviteGroup
+    group_label: str
+    text: str
+    created_at: datetime
+
+
+class MinutesOut(BaseModel):
+    items: list[SpeechOut]
+    notes: list[str] = Field(description="D16 提示：群众先发言、多发言")
+
+
+# --- the opinion list ------------------------------------------------------------------------------
+
+class OpinionItemIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000)
+    raised_by: InviteGroup = Field(description="提出意见的群体")
+    scope: OpinionScope = Field(description="local 本级可解决 / county 需县（区）解决 / city 需市级解决")
+
+
+class OpinionListIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    items: list[OpinionItemIn] = Field(min_length=1, max_length=100)
+
+
+class OpinionItemOut(BaseModel):
+    seq: int
+    text: str
+    raised_by: InviteGroup
+    raised_by_label: str
+    scope: OpinionScope
+    scope_label: str
+
+
+class RoutingOut(BaseModel):
+    id: int
+    scope: OpinionScope
+    scope_label: str
+    stage: int
+    action: RouteAction
+    body_id: int
+    body_name: str
+    state: RoutingState
+    state_label: str
+    decided_at: datetime | None
+    note: str | None
+
+
+class OpinionListOut(BaseModel):
+    consultation_id: int
+    title: str
+    state: OpinionListState
+    routed_at: datetime | None
+    items: list[OpinionItemOut]
+    routings: list[RoutingOut] = Field(description="报送去向和各机构的处理情况（D18）")
+    word_url: str
+    excel_url: str
+
+
+class DecisionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    forward: bool = Field(default=True, description="政协党组审核：true 转送党委政府 / false 暂不转送（须说明理由）；接收机构：确认收到")
+    note: str | None = Field(default=None, max_length=500)
+
+
+class InboxEntry(BaseModel):
+    routing: RoutingOut
+    consultation_id: int
+    title: str
+    platform_name: str
+    items: list[OpinionItemOut]
+
+
+class OpinionInbox(BaseModel):
+    items: list[InboxEntry]

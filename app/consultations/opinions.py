@@ -1,0 +1,261 @@
+"""The opinion list (D17) and where it goes (D18). Services never commit.
+
+After the meeting the convenor compiles the list: numbered items, each with its text, the group
+that raised it and its scope. Routing it resolves the D18 route (rules.list_routes) to bodies:
+the platform's own receiver gets the whole list; county- and city-scope items go to the CPPCC
+party group of that level, which reviews and forwards them to the Party committee and the
+government. Each body sees its copies in an inbox and records its decision.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..db import utcnow
+from ..errors import Conflict, NotFound, ValidationFailed
+from ..notify.services import fan_out
+from ..org.models import Body, BodyKind, Person, Platform, Region, RegionLevel
+from ..topics.approval import Reviewer, _ancestor, _body, _reviewer_body
+from ..topics.models import Topic
+from ..topics.services import reviewer_body_ids, reviewers_of
+from ..workdays import CHINA_TZ
+from .models import (
+    Consultation, ConsultationState, OpinionItem, OpinionList, OpinionListState, OpinionRouting,
+    RoutingState,
+)
+from .rules import (
+    GROUP_LABELS, SCOPE_LABELS, TARGET_LABELS, InviteGroup, OpinionScope, RouteAction,
+    RouteTarget, list_routes,
+)
+from .services import get_consultation_or_404, managed_consultation
+
+MAX_ITEMS = 100
+ITEM_MAX = 2000
+
+
+def inbox_link(routing_id: int) -> str:
+    return f"/pages/opinions/opinions?routing={routing_id}"
+
+
+# --- compiling ---------------------------------------------------------------------------------------
+
+def _list_of(session: Session, consultation_id: int) -> OpinionList | None:
+    return session.scalar(select(OpinionList).where(
+        OpinionList.consultation_id == consultation_id))
+
+
+def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
+                      items: list[tuple[str, InviteGroup, OpinionScope]]) -> OpinionList:
+    """D17: write (or rewrite) the draft list after the meeting. Items are numbered in order."""
+    c = managed_consultation(session, consultation_id, actor)
+    if c.state is not ConsultationState.held:
+        raise Conflict("协商会议召开后才能整理意见清单" if c.state is ConsultationState.scheduled
+                       else "该协商活动的意见清单已报送或会议已取消", code="consultation_not_held")
+    if not 1 <= len(items) <= MAX_ITEMS:
+        raise ValidationFailed(f"意见清单应有 1–{MAX_ITEMS} 条意见", code="items_count")
+    cleaned = []
+    for n, (text, group, scope) in enumerate(items, 1):
+        text = " ".join((text or "").split())
+        if not text:
+            raise ValidationFailed(f"第 {n} 条意见内容为空", code="item_empty")
+        if len(text) > ITEM_MAX:
+            raise ValidationFailed(f"第 {n} 条意见超过 {ITEM_MAX} 字", code="item_too_long")
+        cleaned.append((text, InviteGroup(group), OpinionScope(scope)))
+    lst = _list_of(session, c.id)
+    if lst is None:
+        lst = OpinionList(consultation_id=c.id, state=OpinionListState.draft,
+                          created_by_id=actor.id)
+        session.add(lst)
+        session.flush()
+    elif lst.state is not OpinionListState.draft:
+        raise Conflict("意见清单已报送，不能修改", code="opinion_list_routed")
+    for old in session.scalars(select(OpinionItem).where(OpinionItem.list_id == lst.id)):
+        session.delete(old)
+    session.flush()
+    for n, (text, group, scope) in enumerate(cleaned, 1):
+        session.add(OpinionItem(list_id=lst.id, seq=n, text=text, raised_by=group, scope=scope))
+    session.flush()
+    session.expire(lst, ["items"])
+    record(session, actor_id=actor.id, action="opinions.save", object_type="opinion_list",
+           object_id=lst.id, after={"items": len(cleaned),
+                                    "scopes": sorted({s.value for _, _, s in cleaned})})
+    return lst
+
+
+# --- D18: resolving the route to bodies ----------------------------------------------------------------
+
+def _level_body(session: Session, platform: Platform, level: RegionLevel, kind: BodyKind
+                ) -> Body | None:
+    region = session.get(Region, platform.region_id)
+    return _body(session, kind, _ancestor(session, region, level))
+
+
+def resolve_target(session: Session, platform: Platform, target: RouteTarget) -> Body | None:
+    if target is RouteTarget.town_party_committee:
+        return _reviewer_body(session, platform, Reviewer.town_party_committee)
+    if target is RouteTarget.special_committee:
+        return _reviewer_body(session, platform, Reviewer.special_committee)
+    level = RegionLevel.county if target.value.startswith("county") else RegionLevel.city
+    kind = {"cppcc_party_group": BodyKind.cppcc_party_group,
+            "party_committee": BodyKind.party_committee,
+            "government": BodyKind.government}[target.value.split("_", 1)[1]]
+    # A sector platform's region is its CPPCC's region, so this also holds for sector rooms.
+    return _level_body(session, platform, level, kind)
+
+
+def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
+                       ) -> list[OpinionRouting]:
+    """D18: send the list on its way. Stage-1 bodies get it in their inbox at once (their
+    reviewers are notified); a party group's forward opens stage 2. Refused when a body of the
+    route is not registered, so a list never waits on nobody."""
+    c = managed_consultation(session, consultation_id, actor)
+    lst = _list_of(session, c.id)
+    if lst is None or not lst.items:
+        raise Conflict("请先整理意见清单", code="opinion_list_empty")
+    if lst.state is not OpinionListState.draft:
+        raise Conflict("意见清单已报送", code="opinion_list_routed")
+    platform = session.get(Platform, c.platform_id)
+    routes = list_routes(platform.host_type, {i.scope for i in lst.items})
+    planned, missing = [], []
+    for scope, steps in routes.items():
+        for step in steps:
+            body = resolve_target(session, platform, step.target)
+            if body is None:
+                missing.append(TARGET_LABELS[step.target])
+            else:
+                planned.append((scope, step, body))
+    if missing:
+        raise Conflict(f"意见清单的报送机构尚未登记（{'、'.join(dict.fromkeys(missing))}），"
+                       "请联系政协工作人员完善组织信息", code="routing_incomplete")
+    rows = []
+    for scope, step, body in planned:
+        row = OpinionRouting(list_id=lst.id, scope=scope, stage=step.stage, action=step.action,
+                             body_id=body.id,
+                             state=RoutingState.pending if step.stage == 1 else RoutingState.waiting)
+        session.add(row)
+        rows.append(row)
+    lst.state, lst.routed_at = OpinionListState.routed, utcnow()
+    c.state = ConsultationState.concluded
+    session.flush()
+    for row in rows:
+        if row.state is RoutingState.pending:
+            _notify_body(session, c, row)
+    record(session, actor_id=actor.id, action="opinions.route", object_type="opinion_list",
+           object_id=lst.id, after={"routings": [[r.scope.value, r.stage, r.action.value,
+                                                  r.body_id] for r in rows]})
+    return rows
+
+
+def _notify_body(session: Session, c: Consultation, row: OpinionRouting) -> None:
+    topic = session.get(Topic, c.topic_id)
+    verb = "审核" if row.action is RouteAction.review else "研究办理"
+    fan_out(session, kind="review_request", subject=f"routing:{row.id}",
+            recipient_ids=reviewers_of(session, row.body_id), title="协商意见清单待处理",
+            body=f"“{topic.title}”协商形成的意见清单（{SCOPE_LABELS[row.scope]}部分）已报送，"
+                 f"请{verb}。", link=inbox_link(row.id))
+
+
+# --- the bodies' inbox ---------------------------------------------------------------------------------
+
+def items_for(session: Session, routing: OpinionRouting) -> list[OpinionItem]:
+    """A body sees the whole list (the platform's own receiver) or the items of its scope."""
+    q = select(OpinionItem).where(OpinionItem.list_id == routing.list_id)
+    if routing.scope is not OpinionScope.local:
+        q = q.where(OpinionItem.scope == routing.scope)
+    return list(session.scalars(q.order_by(OpinionItem.seq)))
+
+
+def inbox(session: Session, person: Person, *, open_only: bool = True) -> list[OpinionRouting]:
+    bodies = reviewer_body_ids(session, person)
+    if not bodies:
+        return []
+    q = select(OpinionRouting).where(OpinionRouting.body_id.in_(bodies))
+    if open_only:
+        q = q.where(OpinionRouting.state == RoutingState.pending)
+    return list(session.scalars(q.order_by(OpinionRouting.id.desc()).limit(200)))
+
+
+def get_routing_or_404(session: Session, routing_id: int, person: Person) -> OpinionRouting:
+    row = session.get(OpinionRouting, routing_id)
+    if row is None or row.body_id not in reviewer_body_ids(session, person):
+        raise NotFound("该意见清单不存在", code="routing_not_found")
+    return row
+
+
+def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = True,
+           note: str | None = None) -> OpinionRouting:
+    """A reviewing party group forwards (opening the next stage) or holds the items back with a
+    reason; a receiving body acknowledges receipt. Only a reviewer of the body acts; once."""
+    row = get_routing_or_404(session, routing_id, actor)
+    if row.state is not RoutingState.pending:
+        raise Conflict("该意见清单已处理", code="routing_decided")
+    note = " ".join((note or "").split()) or None
+    if row.action is RouteAction.review and not forward and not note:
+        raise ValidationFailed("暂不转送时请说明理由", code="note_required")
+    row.state = (RoutingState.received if row.action is RouteAction.receive else
+                 RoutingState.forwarded if forward else RoutingState.held_back)
+    row.decided_by_id, row.decided_at, row.note = actor.id, utcnow(), note
+    session.flush()
+    record(session, actor_id=actor.id, action=f"opinions.{row.state.value}",
+           object_type="opinion_routing", object_id=row.id, after={"note": note})
+    if row.state is RoutingState.forwarded:
+        lst = session.get(OpinionList, row.list_id)
+        c = session.get(Consultation, lst.consultation_id)
+        for nxt in session.scalars(select(OpinionRouting).where(
+                OpinionRouting.list_id == row.list_id, OpinionRouting.scope == row.scope,
+                OpinionRouting.stage == row.stage + 1,
+                OpinionRouting.state == RoutingState.waiting)):
+            nxt.state = RoutingState.pending
+            session.flush()
+            _notify_body(session, c, nxt)
+    return row
+
+
+# --- reading and exporting -----------------------------------------------------------------------------
+
+@dataclass
+class ListDocument:
+    """Everything the formal documents show."""
+
+    title: str
+    platform: str
+    held_on: str
+    topic: str
+    items: list[tuple[int, str, str, str]]  # seq, text, raised by, scope
+    routed_at: datetime | None
+
+
+def opinion_list_for(session: Session, *, person: Person, consultation_id: int
+                     ) -> tuple[Consultation, OpinionList | None]:
+    """Readable by whoever may see the meeting, and by reviewers of a body it was routed to."""
+    c = session.get(Consultation, consultation_id)
+    lst = _list_of(session, consultation_id) if c else None
+    if lst is not None and lst.state is OpinionListState.routed:
+        bodies = reviewer_body_ids(session, person)
+        if bodies and session.scalar(select(OpinionRouting.id).where(
+                OpinionRouting.list_id == lst.id, OpinionRouting.body_id.in_(bodies),
+                OpinionRouting.state != RoutingState.waiting)):
+            return c, lst
+    c = get_consultation_or_404(session, consultation_id, person)
+    return c, lst
+
+
+def document(session: Session, c: Consultation, lst: OpinionList) -> ListDocument:
+    topic = session.get(Topic, c.topic_id)
+    platform = session.get(Platform, c.platform_id)
+    held = (c.held_at or c.starts_at).astimezone(CHINA_TZ)
+    return ListDocument(
+        title=f"关于“{topic.title}”的协商意见清单", platform=platform.name,
+        held_on=f"{held:%Y年%m月%d日}", topic=topic.title,
+        items=[(i.seq, i.text, GROUP_LABELS[i.raised_by], SCOPE_LABELS[i.scope])
+               for i in lst.items], routed_at=lst.routed_at)
+
+
+def require_list(lst: OpinionList | None) -> OpinionList:
+    if lst is None:
+        raise NotFound("尚未整理意见清单", code="opinion_list_not_found")
+    return lst

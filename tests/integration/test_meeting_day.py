@@ -1,0 +1,153 @@
+"""At the meeting: the signed, time-limited check-in code, check-in by scan or by the convenor,
+substitutes and walk-ins, no meeting before research (D11), minutes by group (D16), and who may
+read them."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from app.consultations.models import Attendance
+from app.db import utcnow
+
+from .. import consult_world
+from ..consult_world import as_
+from ..helpers import committed_session
+from .test_meetings import FULL, complete_research, invite, rsvp, schedule
+
+
+@pytest.fixture
+def world(app):
+    return consult_world.build(app)
+
+
+@pytest.fixture
+def meeting(client, world):
+    """A meeting tomorrow at this time, everyone of FULL invited, research done."""
+    start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+    c = schedule(client, world, starts_at=start.isoformat(),
+                 ends_at=(start + timedelta(hours=2)).isoformat()).json
+    invite(client, world, c["id"], FULL)
+    return {"id": c["id"], "start": start}
+
+
+def code(client, world, cid, who="conv_village"):
+    return client.get(f"/api/consultations/{cid}/checkin-code", headers=as_(world, who))
+
+
+def scan(client, world, cid, who, value):
+    return client.post(f"/api/consultations/{cid}/checkin", json={"code": value},
+                       headers=as_(world, who))
+
+
+def test_check_in_by_code_walk_ins_substitutes_and_no_duplicates(client, app, world, meeting):
+    cid = meeting["id"]
+    complete_research(client, world)
+    rsvp(client, world, cid, "official", answer="substitute", substitute_name="陈副镇长")
+    with time_machine.travel(meeting["start"] - timedelta(minutes=10), tick=False):
+        r = code(client, world, cid)
+        assert r.status_code == 200, r.json
+        value = r.json["code"]
+        first = scan(client, world, cid, "member", value)
+        assert first.status_code == 200 and first.json["group_label"] == "政协委员"
+        assert first.json["method"] == "qr"
+        assert scan(client, world, cid, "member", value).json["id"] == first.json["id"]
+        # Not invited but in the room (has the code): a walk-in resident.
+        walk = scan(client, world, cid, "outsider", value)
+        assert (walk.json["group"], walk.json["method"]) == ("resident", "walk_in")
+        # The convenor marks an elderly resident without a phone, and the official's substitute.
+        r = client.post(f"/api/consultations/{cid}/attendance", json={"name": "刘奶奶"},
+                        headers=as_(world, "conv_village"))
+        assert r.status_code == 200 and r.json["method"] == "walk_in"
+        r = client.post(f"/api/consultations/{cid}/attendance",
+                        json={"person_id": world["people"]["official"]},
+                        headers=as_(world, "conv_village"))
+        assert r.json["name"] == "陈副镇长" and r.json["group"] == "official"
+        listing = client.get(f"/api/consultations/{cid}/attendance",
+                             headers=as_(world, "conv_village")).json
+        assert listing["by_group"] == {"member": 1, "resident": 2, "official": 1}
+        detail = client.get(f"/api/consultations/{cid}", headers=as_(world, "member")).json
+        assert detail["state"] == "held"
+
+
+def test_codes_expire_and_are_bound_to_their_meeting(client, world, meeting):
+    cid = meeting["id"]
+    complete_research(client, world)
+    t0 = meeting["start"] - timedelta(minutes=30)
+    with time_machine.travel(t0, tick=False):
+        value = code(client, world, cid).json["code"]
+    with time_machine.travel(t0 + timedelta(minutes=11), tick=False):  # two windows later
+        r = scan(client, world, cid, "member", value)
+        assert r.status_code == 422 and r.json["error"] == "checkin_code_invalid"
+    with time_machine.travel(t0, tick=False):
+        forged = value[:-1] + ("0" if value[-1] != "0" else "1")
+        assert scan(client, world, cid, "member", forged).status_code == 422
+        other = value.replace(f":{cid}:", f":{cid + 1}:")
+        assert scan(client, world, cid, "member", other).status_code == 422
+        for junk in ("", "yshsl-checkin", "x" * 100, f"yshsl-checkin:{cid}:abc:def"):
+            r = scan(client, world, cid, "member", junk)
+            assert r.status_code == 422
+    # Outside the check-in period no code is issued at all.
+    with time_machine.travel(meeting["start"] - timedelta(hours=3), tick=False):
+        r = code(client, world, cid)
+        assert r.status_code == 409 and r.json["error"] == "checkin_closed"
+
+
+def test_no_meeting_before_research(client, app, world, meeting):
+    cid = meeting["id"]
+    with time_machine.travel(meeting["start"], tick=False):
+        value = code(client, world, cid).json["code"]
+        r = scan(client, world, cid, "member", value)
+        assert r.status_code == 409 and r.json["error"] == "research_required"
+        r = client.post(f"/api/consultations/{cid}/minutes",
+                        json={"group": "resident", "text": "我先说两句", "speaker_name": "王大爷"},
+                        headers=as_(world, "conv_village"))
+        assert r.status_code == 409
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Attendance)) == 0
+
+
+def test_minutes_by_group_with_d16_notes_and_who_may_read(client, world, meeting):
+    cid = meeting["id"]
+    complete_research(client, world)
+    with time_machine.travel(meeting["start"] + timedelta(minutes=5), tick=False):
+        r = client.post(f"/api/consultations/{cid}/minutes",
+                        json={"group": "official", "text": "先介绍一下政策", "speaker_name": "周镇长"},
+                        headers=as_(world, "conv_village"))
+        assert r.status_code == 201
+        assert r.json["notes"] == ["D16：建议先请群众代表发言", "D16：群众代表发言不到一半，建议多听群众意见"]
+        for who in ("resident", "resident2"):
+            r = client.post(f"/api/consultations/{cid}/minutes",
+                            json={"group": "resident", "text": "电梯费用怎么分摊？",
+                                  "speaker_person_id": world["people"][who]},
+                            headers=as_(world, "conv_village"))
+        assert [i["seq"] for i in r.json["items"]] == [1, 2, 3]
+        assert r.json["items"][1]["speaker_name"] == "张居民"
+        assert r.json["notes"] == ["D16：建议先请群众代表发言"]
+    # An invitee reads them; a member of another county, a stranger and another room's
+    # convenor do not even see the meeting.
+    assert client.get(f"/api/consultations/{cid}/minutes",
+                      headers=as_(world, "stakeholder")).status_code == 200
+    for who in ("other_member", "outsider", "conv_town"):
+        assert client.get(f"/api/consultations/{cid}/minutes",
+                          headers=as_(world, who)).status_code == 404
+    # Invitees cannot write the minutes or mark others present.
+    r = client.post(f"/api/consultations/{cid}/minutes", json={"group": "member", "text": "x",
+                                                               "speaker_name": "我"},
+                    headers=as_(world, "member"))
+    assert r.status_code == 403
+
+
+def test_a_member_of_another_county_cannot_check_in_without_the_code(client, world, meeting):
+    cid = meeting["id"]
+    complete_research(client, world)
+    with time_machine.travel(meeting["start"], tick=False):
+        assert code(client, world, cid, who="other_member").status_code == 404
+        r = client.post(f"/api/consultations/{cid}/attendance",
+                        json={"person_id": world["people"]["other_member"]},
+                        headers=as_(world, "other_member"))
+        assert r.status_code == 404
+        r = scan(client, world, cid, "other_member", "yshsl-checkin:1:1:deadbeef")
+        assert r.status_code == 422
