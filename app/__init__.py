@@ -23,6 +23,7 @@ BLUEPRINTS = [
     "app.consultations.meeting_routes:bp",
     "app.consultations.checkin_routes:bp",
     "app.consultations.opinion_routes:bp",
+    "app.consultations.report_routes:bp",
 ]
 
 

@@ -21,6 +21,7 @@ from .rules import GROUP_LABELS, briefing_due_at
 from .schemas import (
     AttendanceOut, BriefingOut, CancelIn, ConsultationIn, ConsultationList, ConsultationOut,
     ConsultationPatch, InvitationOut, InviteIn, MyAnswer, RsvpIn, SendIn, SendOut,
+    SuggestedMember, SuggestedMembers,
 )
 
 bp = Blueprint("meetings", __name__, url_prefix="/api")
@@ -130,6 +131,15 @@ def attendance(consultation_id: int):
     session = get_session()
     c = services.managed_consultation(session, consultation_id, require_person())
     return _attendance(session, c)
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/suggested-members",
+          summary="建议邀请的政协委员", tags=[TAG], response=SuggestedMembers, auth="login")
+def suggested_members(consultation_id: int):
+    """先邀请本平台联系的委员，再邀请他们所在履职小组的其他委员（D29）。已邀请的不再列出。"""
+    rows = services.suggested_members(get_session(), actor=require_person(),
+                                      consultation_id=consultation_id)
+    return SuggestedMembers(items=[SuggestedMember(**vars(r)) for r in rows])
 
 
 @endpoint(bp, "/consultations/<int:consultation_id>/notices", methods=("POST",),

@@ -223,6 +223,8 @@ class OpinionItem(Base):
     seq: Mapped[int] = mapped_column(Integer)
     text: Mapped[str] = mapped_column(Text)
     raised_by: Mapped[InviteGroup] = mapped_column(enum_column(InviteGroup))
+    # The person who raised it, when known (D30: a member's opinions count in their assessment).
+    raised_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     scope: Mapped[OpinionScope] = mapped_column(enum_column(OpinionScope))
 
     __table_args__ = (UniqueConstraint("list_id", "seq"),)

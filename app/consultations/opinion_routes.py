@@ -68,7 +68,7 @@ def save(consultation_id: int, body: OpinionListIn):
     person = require_person()
     lst = opinions.save_opinion_list(
         session, actor=person, consultation_id=consultation_id,
-        items=[(i.text, i.raised_by, i.scope) for i in body.items])
+        items=[(i.text, i.raised_by, i.scope, i.raised_by_person_id) for i in body.items])
     session.commit()
     return list_out(session, session.get(Consultation, consultation_id), lst)
 

@@ -49,8 +49,10 @@ def _list_of(session: Session, consultation_id: int) -> OpinionList | None:
 
 
 def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
-                      items: list[tuple[str, InviteGroup, OpinionScope]]) -> OpinionList:
-    """D17: write (or rewrite) the draft list after the meeting. Items are numbered in order."""
+                      items: list[tuple[str, InviteGroup, OpinionScope, int | None]]
+                      ) -> OpinionList:
+    """D17: write (or rewrite) the draft list after the meeting. Items are numbered in order;
+    each may name the person who raised it (D30: members' opinions count in their ledger)."""
     c = managed_consultation(session, consultation_id, actor)
     if c.state is not ConsultationState.held:
         raise Conflict("协商会议召开后才能整理意见清单" if c.state is ConsultationState.scheduled
@@ -58,13 +60,18 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
     if not 1 <= len(items) <= MAX_ITEMS:
         raise ValidationFailed(f"意见清单应有 1–{MAX_ITEMS} 条意见", code="items_count")
     cleaned = []
-    for n, (text, group, scope) in enumerate(items, 1):
+    people = {pid for *_, pid in items if pid is not None}
+    known = set(session.scalars(select(Person.id).where(Person.id.in_(people)))) if people \
+        else set()
+    for n, (text, group, scope, person_id) in enumerate(items, 1):
         text = " ".join((text or "").split())
         if not text:
             raise ValidationFailed(f"第 {n} 条意见内容为空", code="item_empty")
         if len(text) > ITEM_MAX:
             raise ValidationFailed(f"第 {n} 条意见超过 {ITEM_MAX} 字", code="item_too_long")
-        cleaned.append((text, InviteGroup(group), OpinionScope(scope)))
+        if person_id is not None and person_id not in known:
+            raise ValidationFailed(f"第 {n} 条意见的提出人不存在", code="person_not_found")
+        cleaned.append((text, InviteGroup(group), OpinionScope(scope), person_id))
     lst = _list_of(session, c.id)
     if lst is None:
         lst = OpinionList(consultation_id=c.id, state=OpinionListState.draft,
@@ -76,13 +83,14 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
     for old in session.scalars(select(OpinionItem).where(OpinionItem.list_id == lst.id)):
         session.delete(old)
     session.flush()
-    for n, (text, group, scope) in enumerate(cleaned, 1):
-        session.add(OpinionItem(list_id=lst.id, seq=n, text=text, raised_by=group, scope=scope))
+    for n, (text, group, scope, person_id) in enumerate(cleaned, 1):
+        session.add(OpinionItem(list_id=lst.id, seq=n, text=text, raised_by=group, scope=scope,
+                                raised_by_person_id=person_id))
     session.flush()
     session.expire(lst, ["items"])
     record(session, actor_id=actor.id, action="opinions.save", object_type="opinion_list",
            object_id=lst.id, after={"items": len(cleaned),
-                                    "scopes": sorted({s.value for _, _, s in cleaned})})
+                                    "scopes": sorted({s.value for _, _, s, _ in cleaned})})
     return lst
 
 

@@ -11,6 +11,7 @@ from .models import (
     OpinionListState, PlaceKind, RoutingState,
     ResearchKind, ResearchLink, ResearchState, ResearchTask,
 )
+from ..workdays import CHINA_TZ
 from .rules import InviteGroup, OpinionScope, RouteAction
 from .services import GroupTally
 
@@ -283,6 +284,8 @@ class OpinionItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     text: str = Field(min_length=1, max_length=2000)
     raised_by: InviteGroup = Field(description="提出意见的群体")
+    raised_by_person_id: int | None = Field(default=None, ge=1,
+                                            description="提出人（可不填；委员的意见计入履职台账）")
     scope: OpinionScope = Field(description="local 本级可解决 / county 需县（区）解决 / city 需市级解决")
 
 
@@ -341,3 +344,90 @@ class InboxEntry(BaseModel):
 
 class OpinionInbox(BaseModel):
     items: list[InboxEntry]
+
+
+# --- figures ---------------------------------------------------------------------------------------
+
+class YearQuery(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    year: int = Field(default_factory=lambda: datetime.now(CHINA_TZ).year, ge=2000, le=2100,
+                      description="年度（默认今年）")
+    region_id: int | None = Field(default=None, ge=1, description="区域（须在管辖范围内）")
+
+
+class PlatformFrequency(BaseModel):
+    id: int
+    name: str
+    kind: str
+    kind_label: str
+    region_id: int
+    region_name: str
+    held: int = Field(description="本年度已召开的协商次数")
+    below_minimum: bool = Field(description="少于每年 2 次（D25）")
+
+
+class CountyFrequency(BaseModel):
+    region_id: int | None
+    region_name: str
+    platforms: int
+    held: int
+    below_minimum: int
+
+
+class FrequencyReport(BaseModel):
+    year: int
+    scope_region_id: int | None
+    minimum: int
+    total_platforms: int
+    below_minimum: int
+    platforms: list[PlatformFrequency]
+    by_county: list[CountyFrequency]
+
+
+class LedgerCounts(BaseModel):
+    invited: int = Field(description="受邀次数")
+    accepted: int = Field(description="答复参加")
+    declined: int = Field(description="请假")
+    attended: int = Field(description="实际到场")
+    research: int = Field(description="完成的调研任务")
+    speeches: int = Field(description="会上发言")
+    opinions: int = Field(description="提出并列入意见清单的意见")
+
+
+class LedgerMeeting(BaseModel):
+    consultation_id: int
+    topic_title: str
+    platform_name: str
+    starts_at: datetime
+    state: str
+    answer: str
+    attended: bool
+
+
+class MemberLedger(LedgerCounts):
+    person_id: int
+    name: str
+    year: int
+    meetings: list[LedgerMeeting]
+
+
+class LedgerRow(LedgerCounts):
+    person_id: int
+    name: str
+    region_name: str
+
+
+class MembersLedger(BaseModel):
+    year: int
+    scope_region_id: int | None
+    members: list[LedgerRow]
+
+
+class SuggestedMember(BaseModel):
+    person_id: int
+    name: str
+    reason: str
+
+
+class SuggestedMembers(BaseModel):
+    items: list[SuggestedMember]

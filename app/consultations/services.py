@@ -452,3 +452,40 @@ def send_due_briefings(session: Session, now: datetime | None = None) -> dict:
                          "记录（不调研不协商）。请尽快完成调研。",
                     link=meeting_link(c.id))
     return {"sent": sent, "blocked": blocked}
+
+
+@dataclass
+class Suggested:
+    person_id: int
+    name: str
+    reason: str
+
+
+def suggested_members(session: Session, *, actor: Person, consultation_id: int
+                      ) -> list[Suggested]:
+    """CPPCC members to invite first (D29): the platform's linked members, then the other
+    members of their duty groups. Already invited people are left out."""
+    from ..org.models import PlatformMember, Role, RoleAssignment
+
+    c = managed_consultation(session, consultation_id, actor)
+    invited = set(session.scalars(select(Invitation.person_id).where(
+        Invitation.consultation_id == c.id)))
+    linked = session.execute(
+        select(Person.id, Person.name).join(PlatformMember, PlatformMember.person_id == Person.id)
+        .where(PlatformMember.platform_id == c.platform_id, Person.is_active.is_(True))
+        .order_by(Person.id)).all()
+    groups = set(session.scalars(select(RoleAssignment.duty_group_id).where(
+        RoleAssignment.person_id.in_([pid for pid, _ in linked]),
+        RoleAssignment.role == Role.member, RoleAssignment.is_active.is_(True),
+        RoleAssignment.duty_group_id.is_not(None)))) if linked else set()
+    same_group = session.execute(
+        select(Person.id, Person.name).join(RoleAssignment, RoleAssignment.person_id == Person.id)
+        .where(RoleAssignment.duty_group_id.in_(groups), RoleAssignment.role == Role.member,
+               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
+        .order_by(Person.id)).all() if groups else []
+    out: dict[int, Suggested] = {}
+    for pid, name in linked:
+        out.setdefault(pid, Suggested(pid, name, "本平台联系的委员"))
+    for pid, name in same_group:
+        out.setdefault(pid, Suggested(pid, name, "同一履职小组的委员"))
+    return [s for pid, s in out.items() if pid not in invited]

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-27 03:53:55.346547
+Create Date: 2026-11-27 04:09:57.244290
 """
 from alembic import op
 import sqlalchemy as sa
@@ -148,11 +148,14 @@ def upgrade() -> None:
     sa.Column('seq', sa.Integer(), nullable=False),
     sa.Column('text', sa.Text(), nullable=False),
     sa.Column('raised_by', sa.Enum('member', 'resident', 'stakeholder', 'official', 'department', name='invitegroup', native_enum=False, length=32), nullable=False),
+    sa.Column('raised_by_person_id', sa.Integer(), nullable=True),
     sa.Column('scope', sa.Enum('local', 'county', 'city', name='opinionscope', native_enum=False, length=32), nullable=False),
     sa.ForeignKeyConstraint(['list_id'], ['opinion_lists.id'], name=op.f('fk_opinion_items_list_id_opinion_lists')),
+    sa.ForeignKeyConstraint(['raised_by_person_id'], ['people.id'], name=op.f('fk_opinion_items_raised_by_person_id_people')),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_opinion_items')),
     sa.UniqueConstraint('list_id', 'seq', name=op.f('uq_opinion_items_list_id_seq'))
     )
+    op.create_index(op.f('ix_opinion_items_raised_by_person_id'), 'opinion_items', ['raised_by_person_id'], unique=False)
     op.create_table('opinion_routings',
     sa.Column('id', sa.Integer(), nullable=False),
     sa.Column('list_id', sa.Integer(), nullable=False),
@@ -180,6 +183,7 @@ def downgrade() -> None:
     op.drop_index('ix_opinion_routings_list', table_name='opinion_routings')
     op.drop_index(op.f('ix_opinion_routings_body_id'), table_name='opinion_routings')
     op.drop_table('opinion_routings')
+    op.drop_index(op.f('ix_opinion_items_raised_by_person_id'), table_name='opinion_items')
     op.drop_table('opinion_items')
     op.drop_index(op.f('ix_attendances_person_id'), table_name='attendances')
     op.drop_index(op.f('ix_attendances_consultation_id'), table_name='attendances')

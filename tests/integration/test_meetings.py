@@ -273,3 +273,45 @@ def test_the_scheduler_sends_due_briefings_after_research_only(client, app, worl
     assert run_job(app, spec) == {"sent": 1, "blocked": 0}
     assert run_job(app, spec) == {"sent": 0, "blocked": 0}  # sent once
     assert len(outbox(app, "briefing")) == 6
+
+
+def test_suggested_members_linked_first_then_their_duty_group(client, app, world):
+    from app.org import factories as f
+    from app.org.models import Person, Region, Role
+
+    with committed_session(app) as s:
+        county = s.get(Region, s.get(Person, world["people"]["member"]).home_region_id)
+        while county.kind.value != "county":
+            county = s.get(Region, county.parent_id)
+        group = f.create_duty_group(s, name="第三履职小组", region=county)
+        f.assign_role(s, s.get(Person, world["people"]["member"]), Role.member, region=county,
+                      member_level="county", duty_group=group)
+        f.assign_role(s, s.get(Person, world["people"]["member2"]), Role.member, region=county,
+                      member_level="county", duty_group=group)
+    c = schedule(client, world).json
+    r = client.get(f"/api/consultations/{c['id']}/suggested-members",
+                   headers=as_(world, "conv_village"))
+    assert r.status_code == 200, r.json
+    assert [(i["name"], i["reason"]) for i in r.json["items"]] == [
+        ("钱委员", "本平台联系的委员"), ("孙委员", "同一履职小组的委员")]
+    invite(client, world, c["id"], [("member", "member")])
+    left = client.get(f"/api/consultations/{c['id']}/suggested-members",
+                      headers=as_(world, "conv_village")).json["items"]
+    assert [i["name"] for i in left] == ["孙委员"]
+    assert client.get(f"/api/consultations/{c['id']}/suggested-members",
+                      headers=as_(world, "member")).status_code == 403
+
+
+def test_a_member_of_another_county_cannot_answer_for_someone_else(client, app, world):
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    r = rsvp(client, world, c["id"], "other_member", answer="accepted")
+    assert r.status_code == 404 and r.json["error"] == "invitation_not_found"
+    # There is no way to name someone else: an extra field is refused, nothing changes.
+    r = rsvp(client, world, c["id"], "other_member", answer="declined", reason="代他请假",
+             person_id=world["people"]["member"])
+    assert r.status_code == 422 and r.json["details"][0]["field"] == "person_id"
+    with committed_session(app) as s:
+        inv = s.scalar(select(Invitation).where(
+            Invitation.person_id == world["people"]["member"]))
+        assert inv.answer.value == "pending"

@@ -1,0 +1,77 @@
+"""Consultation figures: D25 frequency and the D29/D30 member ledger (with its spreadsheet for
+the annual assessment). Thin: the queries are in reports.py."""
+from __future__ import annotations
+
+import io
+from urllib.parse import quote
+
+from flask import Blueprint, Response
+from openpyxl import Workbook
+from openpyxl.styles import Font
+
+from ..api import endpoint, parse_model
+from ..auth.current import require_person
+from ..auth.permissions import authorize
+from ..db import get_session
+from . import reports
+from .schemas import FrequencyReport, MemberLedger, MembersLedger, YearQuery
+
+bp = Blueprint("consultation_reports", __name__, url_prefix="/api")
+REPORTS = "org.reports.view"
+TAG = "统计报表"
+
+LEDGER_HEADERS = ("姓名", "所属区域", "受邀次数", "答复参加", "请假", "实际到场", "完成调研",
+                  "会上发言", "提出意见")
+
+
+@endpoint(bp, "/reports/consultation-frequency", summary="协商频次（每年至少 2 次）", tags=[TAG],
+          query=YearQuery, response=FrequencyReport, auth=REPORTS)
+def frequency(query: YearQuery):
+    """D25：每个平台每年至少开展 2 次协商。列出管辖范围内每个平台本年度已召开的次数、不足 2 次的
+    平台，以及各县区的汇总。"""
+    return FrequencyReport.model_validate(reports.frequency_report(
+        get_session(), require_person(), year=query.year, region_id=query.region_id))
+
+
+@endpoint(bp, "/members/<int:person_id>/ledger", summary="委员履职台账", tags=[TAG],
+          query=YearQuery, response=MemberLedger, auth="login")
+def ledger(person_id: int, query: YearQuery):
+    """D29/D30：委员本人或管辖范围内的政协工作人员查看：受邀、答复、到场、调研、发言、意见。"""
+    return MemberLedger.model_validate(reports.member_ledger(
+        get_session(), require_person(), person_id=person_id, year=query.year))
+
+
+@endpoint(bp, "/reports/member-ledger", summary="委员履职台账（汇总）", tags=[TAG],
+          query=YearQuery, response=MembersLedger, auth=REPORTS)
+def members_ledger(query: YearQuery):
+    """管辖范围内全部政协委员本年度的参与情况，用于年度履职考核（D30）；导出 Excel 见
+    `/api/reports/member-ledger.xlsx`。"""
+    return MembersLedger.model_validate(reports.members_ledger(
+        get_session(), require_person(), year=query.year, region_id=query.region_id))
+
+
+@bp.get("/reports/member-ledger.xlsx")
+def members_ledger_xlsx():
+    """The same sheet as a spreadsheet (staff only; same query parameters)."""
+    from flask import request
+
+    person = authorize(REPORTS)
+    query = parse_model(YearQuery, request.args.to_dict())
+    data = reports.members_ledger(get_session(), person, year=query.year,
+                                  region_id=query.region_id)
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"{query.year}年委员履职"
+    ws.append([f"{query.year}年度政协委员参加协商议事情况"])
+    ws.append(list(LEDGER_HEADERS))
+    for m in data["members"]:
+        ws.append([m["name"], m["region_name"]] + [m[c] for c in reports.LEDGER_COLUMNS])
+    ws["A1"].font = Font(bold=True, size=14)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
+    out = io.BytesIO()
+    wb.save(out)
+    name = quote(f"{query.year}年委员履职台账.xlsx")
+    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument."
+                    "spreadsheetml.sheet",
+                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
