@@ -10,7 +10,7 @@
 """
 from __future__ import annotations
 
-from sqlalchemy import exists, select
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.services import record, snapshot
@@ -18,6 +18,7 @@ from ..db import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..notify.services import Notice, dedupe_key, enqueue_many
 from ..org.models import Person, Platform
+from ..suggestions.models import Attachment
 from ..topics.models import ApprovalStep, StepKind, StepState, Topic, TopicState
 from ..topics.services import manages_platform, reviewers_of, get_topic_or_404, managed_topic
 from .models import ResearchKind, ResearchLink, ResearchState, ResearchTask
@@ -97,6 +98,42 @@ def update_research_task(session: Session, *, actor: Person, task_id: int,
            object_id=task.id, before=before, after=snapshot(task))
     _escalate_if_flagged(session, topic, task)
     return task
+
+
+MAX_PHOTOS = 20
+
+
+def attach_photos(session: Session, *, actor: Person, task_id: int,
+                  attachment_ids: list[int]) -> ResearchTask:
+    """Photos of the research (site visits, notices on the wall): the editor's own unused
+    uploads (POST /api/uploads), claimed in one conditional UPDATE."""
+    task = get_task_or_404(session, task_id, actor)
+    _editable_by(session, task, actor)
+    ids = list(dict.fromkeys(attachment_ids))
+    have = session.scalar(select(func.count()).select_from(Attachment).where(
+        Attachment.research_task_id == task.id)) or 0
+    if have + len(ids) > MAX_PHOTOS:
+        raise ValidationFailed(f"每项调研最多 {MAX_PHOTOS} 张图片", code="too_many_photos")
+    claimed = session.execute(
+        update(Attachment)
+        .where(Attachment.id.in_(ids), Attachment.uploaded_by_id == actor.id, Attachment.unused())
+        .values(research_task_id=task.id)
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != len(ids):
+        # Someone else's upload looks the same as a missing one (no IDOR).
+        raise ValidationFailed("图片不存在或已被使用，请重新上传", code="attachment_unavailable")
+    record(session, actor_id=actor.id, action="research.photos", object_type="research_task",
+           object_id=task.id, after={"attachment_ids": ids})
+    return task
+
+
+def photos_of(session: Session, task_ids: list[int]) -> dict[int, list[Attachment]]:
+    out: dict[int, list[Attachment]] = {tid: [] for tid in task_ids}
+    if task_ids:
+        for a in session.scalars(select(Attachment).where(
+                Attachment.research_task_id.in_(task_ids)).order_by(Attachment.id)):
+            out[a.research_task_id].append(a)
+    return out
 
 
 def complete_research_task(session: Session, *, actor: Person, task_id: int) -> ResearchTask:

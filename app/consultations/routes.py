@@ -9,10 +9,14 @@ from ..auth.current import require_person
 from ..db import get_session
 from ..topics.services import get_topic_or_404
 from . import research
-from .schemas import ResearchIn, ResearchList, ResearchOut, ResearchPatch
+from .schemas import PhotosIn, ResearchIn, ResearchList, ResearchOut, ResearchPatch
 
 bp = Blueprint("consultations", __name__, url_prefix="/api")
 TAG_RESEARCH = "调研"
+
+
+def _out(session, task) -> ResearchOut:
+    return ResearchOut.of(task, research.photos_of(session, [task.id])[task.id])
 
 
 @endpoint(bp, "/topics/<int:topic_id>/research", methods=("POST",), summary="新建调研任务",
@@ -24,7 +28,7 @@ def add_research(topic_id: int, body: ResearchIn):
     task = research.add_research_task(session, actor=require_person(), topic_id=topic_id,
                                       **body.model_dump())
     session.commit()
-    return ResearchOut.of(task), 201
+    return _out(session, task), 201
 
 
 @endpoint(bp, "/topics/<int:topic_id>/research", summary="议题的调研任务", tags=[TAG_RESEARCH],
@@ -33,7 +37,8 @@ def list_research(topic_id: int):
     session = get_session()
     get_topic_or_404(session, topic_id, require_person())
     tasks = research.research_of(session, topic_id)
-    return ResearchList(items=[ResearchOut.of(t) for t in tasks],
+    photos = research.photos_of(session, [t.id for t in tasks])
+    return ResearchList(items=[ResearchOut.of(t, photos[t.id]) for t in tasks],
                         has_completed=research.has_completed_research(session, topic_id))
 
 
@@ -46,7 +51,19 @@ def update_research(task_id: int, body: ResearchPatch):
     task = research.update_research_task(session, actor=require_person(), task_id=task_id,
                                          **body.model_dump())
     session.commit()
-    return ResearchOut.of(task)
+    return _out(session, task)
+
+
+@endpoint(bp, "/research/<int:task_id>/photos", methods=("POST",), summary="调研图片",
+          tags=[TAG_RESEARCH], body=PhotosIn, response=ResearchOut, auth="login")
+def add_photos(task_id: int, body: PhotosIn):
+    """把本人上传的图片（先用 `POST /api/uploads` 上传）附到调研记录上，例如实地察看的照片，
+    每项调研最多 20 张。完成后不能再添加。"""
+    session = get_session()
+    task = research.attach_photos(session, actor=require_person(), task_id=task_id,
+                                  attachment_ids=body.attachment_ids)
+    session.commit()
+    return _out(session, task)
 
 
 @endpoint(bp, "/research/<int:task_id>/complete", methods=("POST",), summary="完成调研",
@@ -56,4 +73,4 @@ def complete_research(task_id: int):
     session = get_session()
     task = research.complete_research_task(session, actor=require_person(), task_id=task_id)
     session.commit()
-    return ResearchOut.of(task)
+    return _out(session, task)

@@ -49,6 +49,19 @@ class ResearchPatch(BaseModel):
         default=None, description="发现长期未解决的难题（D12：立即报告党委）")
 
 
+class PhotoOut(BaseModel):
+    id: int
+    url: str
+    width: int | None
+    height: int | None
+
+
+class PhotosIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    attachment_ids: list[int] = Field(min_length=1, max_length=20,
+                                      description="本人上传（POST /api/uploads）、尚未使用的图片编号")
+
+
 class ResearchOut(BaseModel):
     id: int
     topic_id: int
@@ -65,15 +78,18 @@ class ResearchOut(BaseModel):
     link_label: str | None
     link_ref: str | None
     completed_at: datetime | None
+    photos: list[PhotoOut] = Field(default_factory=list)
 
     @classmethod
-    def of(cls, t: ResearchTask) -> "ResearchOut":
+    def of(cls, t: ResearchTask, photos: list | None = None) -> "ResearchOut":
         return cls(id=t.id, topic_id=t.topic_id, kind=t.kind, kind_label=RESEARCH_KIND_LABELS[t.kind],
                    title=t.title, assignee_id=t.assignee_id, state=t.state, notes=t.notes,
                    is_sensitive=t.is_sensitive, is_long_standing=t.is_long_standing,
                    escalated_at=t.escalated_at, link_kind=t.link_kind,
                    link_label=RESEARCH_LINK_LABELS[t.link_kind] if t.link_kind else None,
-                   link_ref=t.link_ref, completed_at=t.completed_at)
+                   link_ref=t.link_ref, completed_at=t.completed_at,
+                   photos=[PhotoOut(id=a.id, url=f"/api/uploads/{a.storage_key}", width=a.width,
+                                    height=a.height) for a in photos or []])
 
 
 class ResearchList(BaseModel):

@@ -6,7 +6,7 @@ import enum
 from datetime import date, datetime
 
 from sqlalchemy import (
-    CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+    CheckConstraint, Date, Float, ForeignKey, Index, Integer, String, Text, UniqueConstraint, and_,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -86,12 +86,15 @@ class Suggestion(TimestampMixin, Base):
 
 
 class Attachment(Base):
-    """A photo attached to a suggestion; the file lives in the upload store under `storage_key`."""
+    """A photo attached to a suggestion or to a research record (D11); the file lives in the
+    upload store under `storage_key`. Unused (neither) uploads are purged after a day."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
     suggestion_id: Mapped[int | None] = mapped_column(
         ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
+    research_task_id: Mapped[int | None] = mapped_column(
+        ForeignKey("research_tasks.id", ondelete="CASCADE"), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     storage_key: Mapped[str] = mapped_column(String(128), unique=True)
     content_type: Mapped[str] = mapped_column(String(32))
@@ -102,6 +105,11 @@ class Attachment(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
     suggestion: Mapped[Suggestion | None] = relationship(back_populates="attachments")
+
+    @classmethod
+    def unused(cls):
+        """SQL: an upload nobody has attached yet."""
+        return and_(cls.suggestion_id.is_(None), cls.research_task_id.is_(None))
 
 
 class Vote(Base):

@@ -282,7 +282,7 @@ def _check_attachments(session: Session, person: Person, ids: list[int]) -> None
         return
     usable = session.scalar(select(func.count()).select_from(Attachment).where(
         Attachment.id.in_(ids), Attachment.uploaded_by_id == person.id,
-        Attachment.suggestion_id.is_(None)))
+        Attachment.unused()))
     if usable != len(ids):
         # Someone else's upload looks the same as a missing one (no IDOR).
         raise _invalid("attachment_unavailable", "图片不存在或已被使用，请重新上传")
@@ -296,7 +296,7 @@ def _attach(session: Session, person: Person, suggestion_id: int, ids: list[int]
     claimed = session.execute(
         update(Attachment)
         .where(Attachment.id.in_(ids), Attachment.uploaded_by_id == person.id,
-               Attachment.suggestion_id.is_(None))
+               Attachment.unused())
         .values(suggestion_id=suggestion_id)
         .execution_options(synchronize_session=False)).rowcount
     if claimed != len(ids):
@@ -474,5 +474,5 @@ def recent_uploads_of(session: Session, person: Person, since_days: int = 1) -> 
     from ..db import utcnow
 
     return session.scalar(select(func.count()).select_from(Attachment).where(
-        Attachment.uploaded_by_id == person.id, Attachment.suggestion_id.is_(None),
+        Attachment.uploaded_by_id == person.id, Attachment.unused(),
         Attachment.created_at >= utcnow() - timedelta(days=since_days))) or 0

@@ -225,11 +225,11 @@ def purge_orphan_uploads(session: Session, now: datetime | None = None) -> dict:
     """Scheduler job: photos uploaded but never attached to a suggestion within a day (the
     resident gave up), and files left on disk without a row (a crash between writing the file
     and committing), are deleted. An upload attached meanwhile is never touched: the DELETE
-    itself requires suggestion_id IS NULL."""
+    itself requires it to be unused (no suggestion, no research record)."""
     cutoff = (now or utcnow()) - ORPHAN_AFTER
     keys = session.execute(
         delete(Attachment)
-        .where(Attachment.suggestion_id.is_(None), Attachment.created_at < cutoff)
+        .where(Attachment.unused(), Attachment.created_at < cutoff)
         .returning(Attachment.storage_key)).scalars().all()
     session.flush()
     for key in keys:

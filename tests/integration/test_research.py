@@ -131,3 +131,46 @@ def test_bad_research_input(client, app, world, body, field):
     with committed_session(app) as s:
         from app.consultations.models import ResearchTask
         assert s.scalar(select(func.count()).select_from(ResearchTask)) == 0
+
+
+def test_photos_of_the_research(client, app, world):
+    import io
+
+    from ..unit.test_uploads_sniff import make_jpeg, make_png
+
+    def upload(who, data):
+        r = client.post("/api/uploads", headers=as_(world, who),
+                        data={"file": (io.BytesIO(data), "p.jpg", "image/jpeg")},
+                        content_type="multipart/form-data")
+        assert r.status_code == 201, r.json
+        return r.json["id"]
+
+    task = add(client, world).json
+    mine = [upload("conv_village", make_jpeg()), upload("conv_village", make_png())]
+    theirs = upload("resident", make_png())
+    r = client.post(f"/api/research/{task['id']}/photos", json={"attachment_ids": [theirs]},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 422 and r.json["error"] == "attachment_unavailable"
+    r = client.post(f"/api/research/{task['id']}/photos", json={"attachment_ids": mine},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 200 and [p["id"] for p in r.json["photos"]] == mine
+    assert client.get(r.json["photos"][0]["url"]).status_code == 200
+    # Used once: neither a second research record nor a suggestion can take them again.
+    again = client.post(f"/api/research/{task['id']}/photos", json={"attachment_ids": mine[:1]},
+                        headers=as_(world, "conv_village"))
+    assert again.status_code == 422
+    listing = client.get(f"/api/topics/{world['topics']['village']}/research",
+                         headers=as_(world, "conv_village")).json
+    assert len(listing["items"][0]["photos"]) == 2
+    # The nightly purge leaves research photos alone, however old.
+    from datetime import timedelta
+
+    from app.suggestions.models import Attachment
+    from scheduler.jobs import JOBS, run_job
+    with committed_session(app) as s:
+        for a in s.scalars(select(Attachment)):
+            a.created_at = a.created_at - timedelta(days=3)
+    run_job(app, next(j for j in JOBS if j.id == "purge_orphan_uploads"))
+    with committed_session(app) as s:
+        left = set(s.scalars(select(Attachment.id)))
+    assert left == set(mine)  # the resident's unused upload went, the research photos stayed
