@@ -12,6 +12,7 @@ from datetime import datetime
 
 from pydantic import BaseModel
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.services import record, snapshot
@@ -158,9 +159,14 @@ def invite(session: Session, *, actor: Person, consultation_id: int,
             continue
         inv = Invitation(consultation_id=c.id, person_id=pid, group=InviteGroup(group),
                          answer=Answer.pending, invited_at=now, invited_by_id=actor.id)
-        session.add(inv)
+        try:
+            with session.begin_nested():
+                session.add(inv)
+                session.flush()
+        except IntegrityError:  # invited at the same moment by someone else: one invitation
+            existing[pid] = my_invitation(session, c.id, pid)
+            continue
         added.append(inv)
-    session.flush()
     if added:
         record(session, actor_id=actor.id, action="consultation.invite",
                object_type="consultation", object_id=c.id,
