@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
@@ -74,11 +75,18 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
         cleaned.append((text, InviteGroup(group), OpinionScope(scope), person_id))
     lst = _list_of(session, c.id)
     if lst is None:
-        lst = OpinionList(consultation_id=c.id, state=OpinionListState.draft,
-                          created_by_id=actor.id)
-        session.add(lst)
-        session.flush()
-    elif lst.state is not OpinionListState.draft:
+        try:
+            with session.begin_nested():
+                lst = OpinionList(consultation_id=c.id, state=OpinionListState.draft,
+                                  created_by_id=actor.id)
+                session.add(lst)
+                session.flush()
+        except IntegrityError:  # created at the same moment in another tab: one list
+            pass
+    # Two saves at once (two tabs) take turns on the list row: items are replaced whole.
+    lst = session.scalar(select(OpinionList).where(OpinionList.consultation_id == c.id)
+                         .with_for_update().execution_options(populate_existing=True))
+    if lst.state is not OpinionListState.draft:
         raise Conflict("意见清单已报送，不能修改", code="opinion_list_routed")
     for old in session.scalars(select(OpinionItem).where(OpinionItem.list_id == lst.id)):
         session.delete(old)

@@ -164,3 +164,42 @@ def test_full_consultation_and_routing(client, app, world, room):
     # Someone who may not see the meeting cannot download the list either.
     assert client.get(f"/api/consultations/{cid}/opinions.docx",
                       headers=as_(world, "other_member")).status_code == 404
+
+
+def test_two_tabs_saving_the_list_at_once_leave_one_whole_list(client, app, world):
+    """The convenor saves from two devices at the same moment: no error, one list, and its
+    items are one of the two versions — never a mix, never numbered twice."""
+    import threading
+
+    from sqlalchemy import select
+
+    from app.consultations.models import Consultation, ConsultationState, OpinionItem
+    from ..helpers import committed_session
+
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    cid = ok(client.post(f"/api/topics/{world['topics']['village']}/consultations",
+                         headers=as_(world, "conv_village"), json={
+                             "starts_at": start.isoformat(),
+                             "ends_at": (start + timedelta(hours=1)).isoformat(),
+                             "place_kind": "mobile", "place": "广场"}), 201)["id"]
+    with committed_session(app) as s:
+        s.get(Consultation, cid).state = ConsultationState.held
+    versions = [[{"text": f"版本{v}第{n}条", "raised_by": "resident", "scope": "local"}
+                 for n in range(1, 6)] for v in (1, 2)]
+    barrier, codes = threading.Barrier(2), []
+
+    def save(items):
+        local = app.test_client()
+        barrier.wait(timeout=30)
+        codes.append(local.put(f"/api/consultations/{cid}/opinions", json={"items": items},
+                               headers=as_(world, "conv_village")).status_code)
+
+    threads = [threading.Thread(target=save, args=(v,)) for v in versions]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert codes == [200, 200]
+    with committed_session(app) as s:
+        texts = [i.text for i in s.scalars(select(OpinionItem).order_by(OpinionItem.seq))]
+    assert texts in ([i["text"] for i in versions[0]], [i["text"] for i in versions[1]])
