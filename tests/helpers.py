@@ -1,6 +1,7 @@
 """Small helpers shared by the tests."""
 from __future__ import annotations
 
+import threading
 from contextlib import contextmanager
 
 
@@ -47,3 +48,21 @@ def production_config(config):
         testing=False, sandbox=False, secret_key="s" * 40, data_key="d", lookup_key="l",
         wechat_mp_appid="wx123", wechat_mp_secret="secret", redis_url="redis://redis:6379/0",
         database_url="postgresql://app@db/yshsl")
+
+
+def race(app, n, call) -> list[int]:
+    """`call(client, i)` from n threads released at once (each with its own test client);
+    their results, sorted."""
+    barrier, codes = threading.Barrier(n), []
+
+    def worker(i):
+        local = app.test_client()
+        barrier.wait(timeout=30)
+        codes.append(call(local, i))
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return sorted(codes)

@@ -129,7 +129,9 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
     reviewers are notified); a party group's forward opens stage 2. Refused when a body of the
     route is not registered, so a list never waits on nobody."""
     c = managed_consultation(session, consultation_id, actor)
-    lst = _list_of(session, c.id)
+    # Locked: a double tap routes once (the second sees "already routed").
+    lst = session.scalar(select(OpinionList).where(OpinionList.consultation_id == c.id)
+                         .with_for_update().execution_options(populate_existing=True))
     if lst is None or not lst.items:
         raise Conflict("请先整理意见清单", code="opinion_list_empty")
     if lst.state is not OpinionListState.draft:
@@ -206,7 +208,10 @@ def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = 
            note: str | None = None) -> OpinionRouting:
     """A reviewing party group forwards (opening the next stage) or holds the items back with a
     reason; a receiving body acknowledges receipt. Only a reviewer of the body acts; once."""
-    row = get_routing_or_404(session, routing_id, actor)
+    get_routing_or_404(session, routing_id, actor)
+    # Locked: two reviewers of the same body acting at once decide once.
+    row = session.scalar(select(OpinionRouting).where(OpinionRouting.id == routing_id)
+                         .with_for_update().execution_options(populate_existing=True))
     if row.state is not RoutingState.pending:
         raise Conflict("该意见清单已处理", code="routing_decided")
     note = " ".join((note or "").split()) or None

@@ -17,6 +17,7 @@ from app.db import utcnow
 
 from .. import consult_world
 from ..consult_world import as_
+from ..helpers import race
 
 ITEMS = [
     {"text": "由社区牵头成立加装电梯协调小组，逐栋征求意见", "raised_by": "resident", "scope": "local"},
@@ -166,14 +167,10 @@ def test_full_consultation_and_routing(client, app, world, room):
                       headers=as_(world, "other_member")).status_code == 404
 
 
-def test_two_tabs_saving_the_list_at_once_leave_one_whole_list(client, app, world):
-    """The convenor saves from two devices at the same moment: no error, one list, and its
-    items are one of the two versions — never a mix, never numbered twice."""
-    import threading
+def held_meeting(client, app, world) -> int:
+    """A consultation on the village topic, marked held (the meeting day is tested above)."""
+    from app.consultations.models import Consultation, ConsultationState
 
-    from sqlalchemy import select
-
-    from app.consultations.models import Consultation, ConsultationState, OpinionItem
     from ..helpers import committed_session
 
     start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
@@ -184,22 +181,42 @@ def test_two_tabs_saving_the_list_at_once_leave_one_whole_list(client, app, worl
                              "place_kind": "mobile", "place": "广场"}), 201)["id"]
     with committed_session(app) as s:
         s.get(Consultation, cid).state = ConsultationState.held
+    return cid
+
+
+def test_two_tabs_saving_the_list_at_once_leave_one_whole_list(client, app, world):
+    """The convenor saves from two devices at the same moment: no error, one list, and its
+    items are one of the two versions — never a mix, never numbered twice."""
+    from sqlalchemy import select
+
+    from app.consultations.models import OpinionItem
+
+    from ..helpers import committed_session
+
+    cid = held_meeting(client, app, world)
     versions = [[{"text": f"版本{v}第{n}条", "raised_by": "resident", "scope": "local"}
                  for n in range(1, 6)] for v in (1, 2)]
-    barrier, codes = threading.Barrier(2), []
-
-    def save(items):
-        local = app.test_client()
-        barrier.wait(timeout=30)
-        codes.append(local.put(f"/api/consultations/{cid}/opinions", json={"items": items},
-                               headers=as_(world, "conv_village")).status_code)
-
-    threads = [threading.Thread(target=save, args=(v,)) for v in versions]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    codes = race(app, 2, lambda local, i: local.put(
+        f"/api/consultations/{cid}/opinions", json={"items": versions[i]},
+        headers=as_(world, "conv_village")).status_code)
     assert codes == [200, 200]
     with committed_session(app) as s:
         texts = [i.text for i in s.scalars(select(OpinionItem).order_by(OpinionItem.seq))]
     assert texts in ([i["text"] for i in versions[0]], [i["text"] for i in versions[1]])
+
+
+def test_a_double_tap_on_route_routes_once(client, app, world):
+    from sqlalchemy import func, select
+
+    from app.consultations.models import OpinionRouting
+
+    from ..helpers import committed_session
+
+    cid = held_meeting(client, app, world)
+    ok(client.put(f"/api/consultations/{cid}/opinions", json={"items": ITEMS},
+                  headers=as_(world, "conv_village")))
+    codes = race(app, 3, lambda local, i: local.post(
+        f"/api/consultations/{cid}/opinions/route", headers=as_(world, "conv_village")).status_code)
+    assert codes == [200, 409, 409]
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(OpinionRouting)) == 7

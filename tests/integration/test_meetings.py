@@ -14,7 +14,7 @@ from app.notify.models import OutboxMessage
 
 from .. import consult_world
 from ..consult_world import as_
-from ..helpers import committed_session
+from ..helpers import committed_session, race
 
 
 @pytest.fixture
@@ -318,24 +318,11 @@ def test_a_member_of_another_county_cannot_answer_for_someone_else(client, app, 
 
 
 def test_concurrent_invitations_of_the_same_people_make_one_each(client, app, world):
-    import threading
-
     c = schedule(client, world).json
     body = {"invitees": [{"person_id": world["people"][p], "group": g} for p, g in FULL]}
-    barrier, codes = threading.Barrier(6), []
-
-    def worker():
-        local = app.test_client()
-        barrier.wait(timeout=30)
-        r = local.post(f"/api/consultations/{c['id']}/invitations", json=body,
-                       headers=as_(world, "conv_village"))
-        codes.append(r.status_code)
-
-    threads = [threading.Thread(target=worker) for _ in range(6)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(60)
+    codes = race(app, 6, lambda local, i: local.post(
+        f"/api/consultations/{c['id']}/invitations", json=body,
+        headers=as_(world, "conv_village")).status_code)
     assert codes == [200] * 6
     with committed_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Invitation)) == len(FULL)
