@@ -30,6 +30,7 @@ BODIES = {
     "housing": ("东县住房和城乡建设局", BodyKind.department, "county"),
     "town_pc": ("新坝镇党委", BodyKind.party_committee, "town"),
     "village_po": ("前进村党总支", BodyKind.party_org, "village"),
+    "community_po": ("新坝社区党委", BodyKind.party_org, "community"),
     "other_pc": ("西县县委", BodyKind.party_committee, "other_county"),
 }
 
@@ -52,10 +53,15 @@ def build(app) -> dict:
         city, county, town, village = f.create_region_chain(
             s, code="9100", names=("海州市", "东县", "新坝镇", "前进村"))
         other_county = f.create_region(s, code="9102", name="西县", kind="county", parent=city)
+        community = f.create_region(s, code="9101001002", name="新坝社区", kind="community",
+                                    parent=town)
         regions = {"city": city, "county": county, "town": town, "village": village,
-                   "other_county": other_county}
+                   "community": community, "other_county": other_county}
         bodies = {k: f.create_body(s, name=n, kind=kind, region=regions[r])
                   for k, (n, kind, r) in BODIES.items()}
+        factory = f.create_enterprise(s, name="新坝电梯厂", region=town)
+        bodies["factory_po"] = f.create_body(s, name="新坝电梯厂党支部", kind=BodyKind.party_org,
+                                             region=town, enterprise=factory)
         sector = f.create_sector(s, name="社会福利和社会保障界", region=county,
                                  special_committee=bodies["special"])
         rooms = {
@@ -65,11 +71,15 @@ def build(app) -> dict:
                                          region=village),
             "sector": f.create_platform(s, kind=PlatformKind.room, host_type=HostType.sector,
                                         sector=sector),
+            "community": f.create_platform(s, kind=PlatformKind.room,
+                                           host_type=HostType.community, region=community),
+            "enterprise": f.create_platform(s, kind=PlatformKind.room,
+                                            host_type=HostType.enterprise, enterprise=factory),
         }
         people: dict[str, Person] = {}
         reviewers: dict[int, Person] = {}
         for key, body in bodies.items():
-            p = f.create_person(s, name=f"审核{BODIES[key][0]}")
+            p = f.create_person(s, name=f"审核{body.name}")
             f.assign_role(s, p, Role.reviewer, body=body)
             people[f"rev_{key}"], reviewers[body.id] = p, p
         for key, room in rooms.items():

@@ -27,7 +27,8 @@ ITEMS = [
 ]
 
 # D18: the platform's own receiver of the whole list, per host unit.
-LOCAL_RECEIVER = {"town": "town_pc", "village": "town_pc", "sector": "special"}
+LOCAL_RECEIVER = {"town": "town_pc", "village": "town_pc", "community": "town_pc",
+                  "enterprise": "town_pc", "sector": "special"}
 
 
 @pytest.fixture
@@ -40,7 +41,7 @@ def ok(r, status=200):
     return r.json
 
 
-@pytest.mark.parametrize("room", ["town", "village", "sector"])
+@pytest.mark.parametrize("room", list(LOCAL_RECEIVER))
 def test_full_consultation_and_routing(client, app, world, room):
     conv = f"conv_{room}"
     topic = world["topics"][room]
