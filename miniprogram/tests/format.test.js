@@ -134,3 +134,56 @@ describe('idempotency keys', () => {
     expect(k.current()).toBe(second)
   })
 })
+
+describe('suggestions', () => {
+  test.each([
+    ['2026-11-27T02:01:19.853404Z', '2026年11月27日 10:01'],
+    ['2026-11-27T02:01:19.853404+00:00', '2026年11月27日 10:01'],
+    ['2026-12-31T16:30:00+00:00', '2027年1月1日 00:30'], // China date, whatever the phone's zone
+    ['2026-11-27T02:01:19', '2026年11月27日 10:01'], // no zone: UTC, as stored
+    ['', ''],
+    ['not a time', ''],
+  ])('formatTime(%p) → %p', (iso, text) => {
+    expect(f.formatTime(iso)).toBe(text)
+  })
+
+  test('D6 categories and suggestion states in Chinese', () => {
+    expect(f.CATEGORY_OPTIONS.map(o => `${o.value}:${o.label}`)).toEqual(['major:要事', 'livelihood:实事', 'difficulty:难事'])
+    expect(f.categoryLabel('difficulty')).toBe('难事')
+    expect(f.SUGGESTION_STATE_LABELS.taken_up).toBe('已列为议题')
+  })
+
+  test('a list item: labels, counts, voted_by_me (null when anonymous), absolute cover URL', () => {
+    const item = f.suggestionListItem({
+      id: 3, title: '路口缺少红绿灯', category: 'major', category_label: '要事', state: 'open', state_label: '征集中',
+      proposer: '李*', vote_count: 4, comment_count: 0, cover_url: '/api/uploads/abc', voted_by_me: null,
+      created_at: '2026-11-27T02:01:19Z',
+    })
+    expect(item).toMatchObject({
+      id: 3, categoryLabel: '要事', proposer: '李*', voteText: '4 人支持', commentText: '', votedByMe: false,
+      coverUrl: 'http://127.0.0.1:5000/api/uploads/abc',
+    })
+  })
+
+  test('the detail: held notice for the proposer, decline reason only when declined, photo URLs', () => {
+    const base = {
+      id: 9, title: '河道垃圾', description: '', category: 'difficulty', category_label: '难事', state: 'held', state_label: '审核中',
+      platform: { id: 11, name: '某平台' }, proposer: '王**', attachments: [{ id: 1, url: '/api/uploads/k1' }],
+      vote_count: 0, comment_count: 0, latitude: null, longitude: null, is_mine: true, notice: null, decline_reason: 'x',
+    }
+    const held = f.suggestionDetail(base)
+    expect(held).toMatchObject({ isPublic: false, isOpen: false, notice: '已提交，审核通过后公开', declineReason: '', latitude: null })
+    expect(held.photos).toEqual([{ id: 1, url: 'http://127.0.0.1:5000/api/uploads/k1' }])
+    const declined = f.suggestionDetail({ ...base, state: 'declined', state_label: '暂不采纳', is_mine: false, decline_reason: '已有计划' })
+    expect(declined).toMatchObject({ isPublic: true, isOpen: false, notice: '', declineReason: '已有计划' })
+  })
+
+  test('comments: own and held ones cannot be reported; held ones carry the notice', () => {
+    const c = (over) => ({ id: 1, parent_id: null, body: 'b', author: '李*', author_badge: null, is_mine: false, state: 'visible', state_label: '已公开', notice: null, created_at: null, ...over })
+    expect(f.commentView(c()).canReport).toBe(true)
+    expect(f.commentView(c({ is_mine: true })).canReport).toBe(false)
+    expect(f.commentView(c({ is_mine: true, state: 'held', state_label: '审核中', notice: '已提交，审核通过后公开' }))).toMatchObject({
+      canReport: false, held: true, stateLabel: '审核中', notice: '已提交，审核通过后公开',
+    })
+  })
+})

@@ -29,6 +29,13 @@ const REQUEST_TIMEOUT_MS = 10000
 const NEARBY_RADIUS_KM = 20
 const PAGE_SIZE = 20
 
+// Suggestions: how long after the last keystroke the propose form looks for similar
+// suggestions; at most this many photos per suggestion (app/suggestions/schemas.py); how long
+// one photo upload may take before it counts as failed.
+const SIMILAR_DEBOUNCE_MS = 500
+const MAX_PHOTOS = 9
+const UPLOAD_TIMEOUT_MS = 60000
+
 function envVersion() {
   try {
     const info = wx.getAccountInfoSync()
@@ -67,6 +74,9 @@ module.exports = {
   REQUEST_TIMEOUT_MS,
   NEARBY_RADIUS_KM,
   PAGE_SIZE,
+  SIMILAR_DEBOUNCE_MS,
+  MAX_PHOTOS,
+  UPLOAD_TIMEOUT_MS,
   apiBaseUrl,
   envVersion,
 }

@@ -1,7 +1,9 @@
 /**
  * Chinese labels and the shaping of API data for display (kept out of the pages so it can be
- * tested without rendering). Labels follow app/org/models.py.
+ * tested without rendering). Labels follow app/org/models.py, app/topics/models.py and
+ * app/suggestions/models.py.
  */
+const config = require('./config')
 
 // D1: the four kinds of platform.
 const KIND_LABELS = {
@@ -142,7 +144,184 @@ function meView(body) {
   }
 }
 
+// --- suggestions ----------------------------------------------------------------------------
+
+// D6: the three categories (app/topics/models.py CATEGORY_LABELS), with a one-line explanation
+// for the propose form.
+const CATEGORY_LABELS = {
+  major: '要事',
+  livelihood: '实事',
+  difficulty: '难事',
+}
+
+const CATEGORY_OPTIONS = [
+  { value: 'major', label: '要事', hint: '关系本地发展、大家都关心的大事' },
+  { value: 'livelihood', label: '实事', hint: '身边的民生实事，如道路、停车、养老、环境' },
+  { value: 'difficulty', label: '难事', hint: '群众反映多、长期没有解决的难题' },
+]
+
+// app/suggestions/models.py SUGGESTION_STATE_LABELS
+const SUGGESTION_STATE_LABELS = {
+  held: '审核中',
+  open: '征集中',
+  taken_up: '已列为议题',
+  declined: '暂不采纳',
+  rejected: '未通过审核',
+}
+
+const HELD_NOTICE = '已提交，审核通过后公开' // app/suggestions/safety.py HELD_MESSAGE
+
+function categoryLabel(category) {
+  return CATEGORY_LABELS[category] || ''
+}
+
+function pad2(n) {
+  return n < 10 ? `0${n}` : String(n)
+}
+
+/** An ISO time from the server as China time, "2026年11月27日 10:01" ('' when unreadable).
+ *  Fractions beyond milliseconds are cut (not every phone's Date.parse takes microseconds);
+ *  a time without a zone is UTC, as the server stores it. */
+function formatTime(iso) {
+  if (!iso) return ''
+  let text = String(iso).replace(/(\.\d{3})\d+/, '$1')
+  if (!/(Z|[+-]\d{2}:?\d{2})$/i.test(text)) text += 'Z'
+  const ms = Date.parse(text)
+  if (Number.isNaN(ms)) return ''
+  const d = new Date(ms + 8 * 3600 * 1000)
+  return `${d.getUTCFullYear()}年${d.getUTCMonth() + 1}月${d.getUTCDate()}日 ${pad2(d.getUTCHours())}:${pad2(d.getUTCMinutes())}`
+}
+
+/** Photo URLs come as server paths (/api/uploads/<key>): make them absolute for <image>. */
+function absoluteUrl(url) {
+  if (!url) return ''
+  if (/^https?:\/\//.test(url)) return url
+  return config.apiBaseUrl() + url
+}
+
+function count(value) {
+  const n = Number(value)
+  return Number.isFinite(n) && n > 0 ? Math.floor(n) : 0
+}
+
+/** One item of GET /api/suggestions (app/suggestions/listing.py SuggestionListItem). */
+function suggestionListItem(item) {
+  const voteCount = count(item.vote_count)
+  const commentCount = count(item.comment_count)
+  return {
+    id: item.id,
+    title: item.title,
+    categoryLabel: item.category_label || categoryLabel(item.category),
+    stateLabel: item.state_label || SUGGESTION_STATE_LABELS[item.state] || '',
+    proposer: item.proposer || '',
+    voteCount,
+    voteText: `${voteCount} 人支持`,
+    commentText: commentCount ? `${commentCount} 条评论` : '',
+    votedByMe: item.voted_by_me === true,
+    coverUrl: absoluteUrl(item.cover_url),
+    timeText: formatTime(item.created_at),
+  }
+}
+
+/** One item of GET /api/platforms/<id>/suggestions/similar (SimilarItem). */
+function similarItem(item) {
+  const voteCount = count(item.vote_count)
+  return {
+    id: item.id,
+    title: item.title,
+    categoryLabel: item.category_label || categoryLabel(item.category),
+    voteText: `${voteCount} 人支持`,
+  }
+}
+
+/** GET /api/suggestions/<id> (app/suggestions/schemas.py SuggestionOut), for the detail page. */
+function suggestionDetail(body) {
+  const state = body.state || ''
+  const voteCount = count(body.vote_count)
+  const platform = body.platform || {}
+  const hasPlace = typeof body.latitude === 'number' && typeof body.longitude === 'number'
+  return {
+    id: body.id,
+    title: body.title || '',
+    description: body.description || '',
+    categoryLabel: body.category_label || categoryLabel(body.category),
+    sourceLabel: body.source_label || '',
+    state,
+    stateLabel: body.state_label || SUGGESTION_STATE_LABELS[state] || '',
+    isOpen: state === 'open',
+    isPublic: state === 'open' || state === 'taken_up' || state === 'declined',
+    platformId: platform.id || null,
+    platformName: platform.name || '',
+    proposer: body.proposer || '',
+    assignedBy: body.assigned_by || '',
+    campaignTitle: body.campaign && body.campaign.title ? body.campaign.title : '',
+    address: body.address || '',
+    latitude: hasPlace ? body.latitude : null,
+    longitude: hasPlace ? body.longitude : null,
+    voteCount,
+    voteText: `${voteCount} 人支持`,
+    commentCount: count(body.comment_count),
+    photos: (body.attachments || []).map(a => ({ id: a.id, url: absoluteUrl(a.url) })),
+    timeText: formatTime(body.created_at),
+    declineReason: state === 'declined' ? body.decline_reason || '' : '',
+    isMine: body.is_mine === true,
+    votedByMe: body.voted_by_me === true,
+    followedByMe: body.followed_by_me === true,
+    notice: body.notice || (state === 'held' && body.is_mine ? HELD_NOTICE : ''),
+  }
+}
+
+/** One comment or reply (app/suggestions/comment_routes.py CommentOut). */
+function commentView(c) {
+  const held = c.state === 'held'
+  return {
+    id: c.id,
+    parentId: c.parent_id || null,
+    body: c.body || '',
+    author: c.author || '',
+    badge: c.author_badge || '',
+    isMine: c.is_mine === true,
+    held,
+    stateLabel: held ? c.state_label || '审核中' : '',
+    notice: held ? c.notice || HELD_NOTICE : '',
+    timeText: formatTime(c.created_at),
+    // A resident reports others' public comments (the server refuses one's own: 422).
+    canReport: c.is_mine !== true && c.state === 'visible',
+    reported: false,
+  }
+}
+
+/** A top-level comment with its replies (ThreadOut). */
+function threadView(t) {
+  const replies = (t.replies || []).map(commentView)
+  return {
+    ...commentView(t),
+    replies,
+    replyCount: count(t.reply_count),
+    hasMoreReplies: t.has_more_replies === true,
+    repliesCursor: null,
+  }
+}
+
+/** One entry of the public trail (TimelineOut.items). */
+function timelineItem(entry, index) {
+  return { key: `${index}`, timeText: formatTime(entry.at), text: entry.text || '' }
+}
+
 module.exports = {
+  CATEGORY_LABELS,
+  CATEGORY_OPTIONS,
+  SUGGESTION_STATE_LABELS,
+  HELD_NOTICE,
+  categoryLabel,
+  formatTime,
+  absoluteUrl,
+  suggestionListItem,
+  similarItem,
+  suggestionDetail,
+  commentView,
+  threadView,
+  timelineItem,
   KIND_LABELS,
   ROLE_LABELS,
   SIX_MUSTS,

@@ -49,6 +49,15 @@ function showErrorToast(message) {
 }
 
 /** One wx.request; resolves with the raw response for any HTTP status, rejects on network failure. */
+// A wx.request / wx.uploadFile that never got an answer: timeout or no network.
+function networkError(res) {
+  const errMsg = (res && res.errMsg) || ''
+  return new ApiError({
+    code: /timeout/i.test(errMsg) ? 'timeout' : 'network_error',
+    message: NETWORK_MESSAGE,
+  })
+}
+
 function send(options) {
   return new Promise((resolve, reject) => {
     wx.request({
@@ -56,13 +65,7 @@ function send(options) {
       timeout: config.REQUEST_TIMEOUT_MS,
       dataType: 'json',
       success: resolve,
-      fail: res => {
-        const errMsg = (res && res.errMsg) || ''
-        reject(new ApiError({
-          code: /timeout/i.test(errMsg) ? 'timeout' : 'network_error',
-          message: NETWORK_MESSAGE,
-        }))
-      },
+      fail: res => reject(networkError(res)),
     })
   })
 }
@@ -122,9 +125,11 @@ async function request(options) {
 }
 
 module.exports = {
+  networkError,
   request,
   ApiError,
   buildUrl,
+  errorFromResponse,
   NETWORK_MESSAGE,
   SERVER_DOWN_MESSAGE,
   FALLBACK_MESSAGE,

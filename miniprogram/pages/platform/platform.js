@@ -1,4 +1,5 @@
-// Platform detail (public): name, secondary name (D4), kind (D1), venue, six musts (D3).
+// Platform detail (public): name, secondary name (D4), kind (D1), venue, six musts (D3),
+// and the way to its residents' suggestions (list, propose).
 const { request } = require('../../utils/request')
 const { platformDetail } = require('../../utils/format')
 
@@ -37,6 +38,14 @@ Component({
       } finally {
         this.setData({ loading: false })
       }
+    },
+
+    onOpenSuggestions() {
+      wx.navigateTo({ url: `/pages/suggestions/suggestions?platform_id=${this.data.id}` })
+    },
+
+    onPropose() {
+      wx.navigateTo({ url: `/pages/propose/propose?platform_id=${this.data.id}` })
     },
 
     onOpenMap() {

@@ -2,19 +2,33 @@
  * Test doubles for the WeChat APIs the mini-program uses, all as jest spies on the simulator's
  * global `wx` (jest's restoreMocks puts the originals back after each test):
  *
- *   const env = installWx()            in-memory storage, toast / login / location spies
+ *   const env = installWx()            in-memory storage, toast / login / location spies,
+ *                                      navigation, image preview, modal and pickers
  *   const server = fakeServer(handler) wx.request routed to handler(req) → reply
+ *   const uploads = fakeUploads(handler) wx.uploadFile routed the same way
  *
  * A reply is { status, body } or { fail: 'timeout' } for a network failure, optionally with
  * { delay: ms } before it arrives. Every request is
  * recorded in server.calls as { method, path, query, header, data }.
+ *
+ * installWx options beyond storage / loginCode / location:
+ *   media: ['wxfile://tmp/a.jpg', …]   what wx.chooseMedia picks (null: the user cancels)
+ *   chosenLocation: { name, address, latitude, longitude }   wx.chooseLocation (null: cancel)
+ *   modal: { confirm: true, content: '' }                   the answer of wx.showModal
  */
 
 function later(fn) {
   setTimeout(fn, 0)
 }
 
-function installWx({ storage = {}, loginCode = 'wx-code-1', location = { latitude: 34.596, longitude: 119.221 } } = {}) {
+function installWx({
+  storage = {},
+  loginCode = 'wx-code-1',
+  location = { latitude: 34.596, longitude: 119.221 },
+  media = null,
+  chosenLocation = null,
+  modal = { confirm: true, content: '' },
+} = {}) {
   const store = new Map(Object.entries(storage))
   jest.spyOn(console, 'warn').mockImplementation(() => {}) // request ids of expected errors
   jest.spyOn(wx, 'getStorageSync').mockImplementation(key => (store.has(key) ? store.get(key) : ''))
@@ -33,6 +47,27 @@ function installWx({ storage = {}, loginCode = 'wx-code-1', location = { latitud
     })
   })
   const navigateTo = jest.spyOn(wx, 'navigateTo').mockImplementation(() => {})
+  const redirectTo = jest.spyOn(wx, 'redirectTo').mockImplementation(() => {})
+  const navigateBack = jest.spyOn(wx, 'navigateBack').mockImplementation(() => {})
+  const previewImage = jest.spyOn(wx, 'previewImage').mockImplementation(() => {})
+  const showModal = jest.spyOn(wx, 'showModal').mockImplementation(opts => {
+    later(() => opts.success && opts.success({ errMsg: 'showModal:ok', confirm: Boolean(modal.confirm), cancel: !modal.confirm, content: modal.content || '' }))
+  })
+  const chooseMedia = jest.spyOn(wx, 'chooseMedia').mockImplementation(opts => {
+    later(() => {
+      if (media) {
+        opts.success({ errMsg: 'chooseMedia:ok', type: 'image', tempFiles: media.map(path => ({ tempFilePath: path, size: 120000, fileType: 'image' })) })
+      } else {
+        opts.fail({ errMsg: 'chooseMedia:fail cancel' })
+      }
+    })
+  })
+  const chooseLocation = jest.spyOn(wx, 'chooseLocation').mockImplementation(opts => {
+    later(() => {
+      if (chosenLocation) opts.success({ errMsg: 'chooseLocation:ok', ...chosenLocation })
+      else opts.fail({ errMsg: 'chooseLocation:fail cancel' })
+    })
+  })
   jest.spyOn(wx, 'stopPullDownRefresh').mockImplementation(() => {})
   return {
     store,
@@ -40,6 +75,12 @@ function installWx({ storage = {}, loginCode = 'wx-code-1', location = { latitud
     login,
     getLocation,
     navigateTo,
+    redirectTo,
+    navigateBack,
+    previewImage,
+    showModal,
+    chooseMedia,
+    chooseLocation,
     toastTitles: () => toast.mock.calls.map(call => call[0].title),
   }
 }
@@ -72,11 +113,53 @@ function fakeServer(handler) {
   return { calls, spy, to: path => calls.filter(c => c.path === path) }
 }
 
+/** wx.uploadFile routed to handler(req) → reply, like fakeServer. req is { path, filePath,
+ *  name, header, formData }; the reply { status, body } may add { progress: [30, 60] }, progress
+ *  events sent at once, and { delay: ms } before the answer. The body is sent as a string, as
+ *  WeChat does. Calls are recorded in uploads.calls. */
+function fakeUploads(handler) {
+  const calls = []
+  const spy = jest.spyOn(wx, 'uploadFile').mockImplementation(opts => {
+    const url = new URL(opts.url)
+    const req = {
+      origin: url.origin,
+      path: url.pathname,
+      filePath: opts.filePath,
+      name: opts.name,
+      header: opts.header || {},
+      formData: opts.formData,
+    }
+    calls.push(req)
+    const reply = handler(req) || { status: 404, body: { error: 'not_found', message: '内容不存在或您无权查看' } }
+    const listeners = []
+    setTimeout(() => {
+      for (const progress of reply.progress || []) {
+        listeners.forEach(fn => fn({ progress, totalBytesSent: progress * 1000, totalBytesExpectedToSend: 100000 }))
+      }
+    }, 0)
+    setTimeout(() => {
+      if (reply.fail) {
+        opts.fail && opts.fail({ errMsg: `uploadFile:fail ${reply.fail}` })
+      } else {
+        const data = typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body)
+        opts.success && opts.success({ statusCode: reply.status || 201, data, errMsg: 'uploadFile:ok' })
+      }
+      opts.complete && opts.complete()
+    }, reply.delay || 0)
+    return {
+      onProgressUpdate(fn) { listeners.push(fn) },
+      offProgressUpdate() {},
+      abort() {},
+    }
+  })
+  return { calls, spy }
+}
+
 function errorBody(error, message) {
   return { error, message, request_id: 'req-test-1' }
 }
 
-module.exports = { installWx, fakeServer, errorBody }
+module.exports = { installWx, fakeServer, fakeUploads, errorBody }
 
 /** Render a page loaded once per file with simulate.load, attached so it has a DOM. */
 function renderPage(simulate, componentId) {

@@ -132,3 +132,20 @@ test('a malformed id is not sent to the server', async () => {
   expect(server.calls).toHaveLength(0)
   expect(textOf(page)).toBe('未找到该协商议事平台') // and no retry button
 })
+
+test('"我要提建议" and "查看居民建议" open the suggestion pages of this platform', async () => {
+  const env = installWx()
+  detailServer(() => ({ status: 200, body: DETAIL }))
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '11' })
+
+  expect(textOf(page.querySelector('.suggestions-entry'))).toContain('我要提建议 查看居民建议')
+  page.querySelector('.propose-btn').dispatchEvent('tap')
+  page.querySelector('.suggestions-btn').dispatchEvent('tap')
+  await simulate.sleep(0)
+
+  expect(env.navigateTo.mock.calls.map(call => call[0].url)).toEqual([
+    '/pages/propose/propose?platform_id=11',
+    '/pages/suggestions/suggestions?platform_id=11',
+  ])
+})
