@@ -88,6 +88,13 @@ def current_code(session: Session, *, actor: Person, consultation_id: int,
                        datetime.fromtimestamp((window + 1) * WINDOW.total_seconds(), timezone.utc))
 
 
+def qr_png(code: str) -> str:
+    """The code as a QR image (PNG data URI), big enough to scan from the back of a room."""
+    import segno
+
+    return segno.make(code, error="m").png_data_uri(scale=10, border=2)
+
+
 def _check_code(c: Consultation, code: str, now: datetime) -> None:
     parts = (code or "").strip().split(":")
     if len(parts) != 4 or parts[0] != PREFIX or parts[1] != str(c.id) or not parts[2].isdigit():

@@ -38,7 +38,8 @@ def checkin_code(consultation_id: int):
     30 分钟可用。"""
     code = checkin.current_code(get_session(), actor=require_person(),
                                 consultation_id=consultation_id)
-    return CheckinCodeOut(code=code.code, expires_at=code.expires_at)
+    return CheckinCodeOut(code=code.code, expires_at=code.expires_at,
+                          qr_png=checkin.qr_png(code.code))
 
 
 @endpoint(bp, "/consultations/<int:consultation_id>/checkin", methods=("POST",),

@@ -243,6 +243,7 @@ class BriefingOut(BaseModel):
 class CheckinCodeOut(BaseModel):
     code: str = Field(description="二维码内容；每 5 分钟更换，请在会场屏幕上显示并定时刷新")
     expires_at: datetime
+    qr_png: str = Field(description="二维码图片（data:image/png;base64,…），可直接作为图片地址显示")
 
 
 class CheckinIn(BaseModel):

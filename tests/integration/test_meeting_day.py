@@ -50,6 +50,11 @@ def test_check_in_by_code_walk_ins_substitutes_and_no_duplicates(client, app, wo
         r = code(client, world, cid)
         assert r.status_code == 200, r.json
         value = r.json["code"]
+        # The picture on the convenor's screen is a real PNG of that code.
+        import base64
+        assert r.json["qr_png"].startswith("data:image/png;base64,")
+        png = base64.b64decode(r.json["qr_png"].split(",", 1)[1])
+        assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 200
         first = scan(client, world, cid, "member", value)
         assert first.status_code == 200 and first.json["group_label"] == "政协委员"
         assert first.json["method"] == "qr"
