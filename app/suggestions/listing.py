@@ -21,7 +21,7 @@ from ..api import endpoint
 from ..auth.current import current_login
 from ..crypto import mask_name
 from ..db import get_session
-from ..errors import ValidationFailed
+from ..errors import NotFound, ValidationFailed
 from ..org.models import Person, Platform, Region
 from ..redis_client import get_redis
 from ..topics.models import CATEGORY_LABELS, Category
@@ -118,6 +118,11 @@ def _public_page(session: Session, q: ListQuery) -> dict:
         .where(Suggestion.state == q.state, Platform.is_active.is_(True))
     )
     if q.platform_id is not None:
+        # An unknown or closed platform is "not found", not an empty list (the page can tell
+        # "wrong link" from "no suggestions yet"). Checked on a cache miss only: a cached page
+        # exists only for a platform that was active when it was cached.
+        if not session.scalar(select(Platform.is_active).where(Platform.id == q.platform_id)):
+            raise NotFound("该协商议事平台不存在或已停用", code="platform_not_found")
         stmt = stmt.where(Suggestion.platform_id == q.platform_id)
     if q.region_id is not None:
         prefix = select(Region.path).where(Region.id == q.region_id).scalar_subquery()

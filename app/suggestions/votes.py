@@ -44,6 +44,15 @@ class VoteClosed(Conflict):
     message = "该建议已结束征集"
 
 
+# Why a visible suggestion takes no votes, in the resident's words (the code stays vote_closed).
+CLOSED_MESSAGES = {
+    SuggestionState.held: "该建议正在审核中，公开后才能支持",
+    SuggestionState.taken_up: "该建议已列为议题，不再征集支持",
+    SuggestionState.declined: "该建议暂不采纳，已结束征集",
+    SuggestionState.rejected: "该建议未通过审核",
+}
+
+
 def suggestion_not_found() -> NotFound:
     return NotFound("该建议不存在", code="suggestion_not_found")
 
@@ -81,7 +90,7 @@ def _open_suggestion(session: Session, suggestion_id: int, person: Person) -> No
     hidden = not (row.state in PUBLIC_STATES and row.is_active)
     if hidden and row.proposer_id != person.id and not _may_moderate(session, person, row):
         raise suggestion_not_found()
-    raise VoteClosed()
+    raise VoteClosed(CLOSED_MESSAGES.get(row.state) if row.is_active else None)
 
 
 def _may_moderate(session: Session, person: Person, row) -> bool:

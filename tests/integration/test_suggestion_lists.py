@@ -185,3 +185,14 @@ def test_list_still_answers_when_redis_is_down(client, app, world, monkeypatch):
     monkeypatch.setattr(app.extensions["redis"], "set", down)
     r = client.get("/api/suggestions")
     assert r.status_code == 200 and len(r.json["items"]) == 2
+
+
+def test_an_unknown_or_closed_platform_is_404_not_an_empty_list(client, app, world):
+    assert client.get(f"/api/suggestions?platform_id={world['p_town']}").json["items"] == []
+    r = client.get("/api/suggestions?platform_id=987654")
+    assert r.status_code == 404 and r.json["error"] == "platform_not_found"
+    with committed_session(app) as s:
+        from app.org.models import Platform
+        s.get(Platform, world["p_village"]).is_active = False
+    r = client.get(f"/api/suggestions?platform_id={world['p_village']}")
+    assert r.status_code == 404 and r.json["message"] == "该协商议事平台不存在或已停用"

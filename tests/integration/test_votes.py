@@ -159,13 +159,14 @@ def test_login_required(client, world):
     assert client.delete(url(world)).status_code == 401
 
 
-@pytest.mark.parametrize("key", ["declined", "taken_up"])
-def test_closed_suggestions_refuse_votes_and_withdrawals(client, app, world, key):
+@pytest.mark.parametrize("key, message", [("declined", "该建议暂不采纳，已结束征集"),
+                                          ("taken_up", "该建议已列为议题，不再征集支持")])
+def test_closed_suggestions_refuse_votes_and_withdrawals(client, app, world, key, message):
     sid = world["sug"][key]
     for method in (client.post, client.delete):
         r = method(url(world, key), headers=as_(world))
         assert r.status_code == 409
-        assert r.json["error"] == "vote_closed" and r.json["message"] == "该建议已结束征集"
+        assert r.json["error"] == "vote_closed" and r.json["message"] == message
     assert state(app, sid) == (0, 0, 0, 0)
 
 
@@ -176,6 +177,10 @@ def test_suggestions_not_public_are_404_to_others_and_closed_to_their_proposer(
     assert r.status_code == 404 and r.json["error"] == "suggestion_not_found"
     r = client.post(url(world, key), headers=as_(world, "proposer"))
     assert r.status_code == 409 and r.json["error"] == "vote_closed"
+    # Said in the proposer's terms: under review is not "ended".
+    assert r.json["message"] == {"held": "该建议正在审核中，公开后才能支持",
+                                 "rejected": "该建议未通过审核",
+                                 "inactive_platform": "该建议已结束征集"}[key]
     assert state(app, world["sug"][key]) == (0, 0, 0, 0)
 
 
