@@ -106,7 +106,7 @@ def _attendance(session, c: Consultation) -> AttendanceOut:
             answer_label=ANSWER_LABELS[i.answer], reason=i.reason,
             substitute_name=i.substitute_name, substitute_title=i.substitute_title,
             answered_at=i.answered_at) for i in invitations],
-        warnings=services.composition(session, c.id), list_locked_at=c.list_locked_at)
+        warnings=services.list_warnings(session, c), list_locked_at=c.list_locked_at)
 
 
 @endpoint(bp, "/consultations/<int:consultation_id>/invitations", methods=("POST",),

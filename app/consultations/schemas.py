@@ -177,7 +177,7 @@ class InvitationOut(MyAnswer):
 class AttendanceOut(BaseModel):
     groups: list[GroupTally] = Field(description="按群体统计的答复情况")
     invitations: list[InvitationOut]
-    warnings: list[str] = Field(description="D9 人员构成提示（缺少委员、群众或利益相关方）")
+    warnings: list[str] = Field(description="提示：D9 人员构成（缺少委员、群众或利益相关方）、确认参加的人数超过会场容量")
     list_locked_at: datetime | None
 
 

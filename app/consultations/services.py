@@ -189,6 +189,17 @@ def composition(session: Session, consultation_id: int) -> list[str]:
     return composition_warnings(groups)
 
 
+def list_warnings(session: Session, c: Consultation) -> list[str]:
+    """What the convenor should look at before the meeting: D9 composition, and more people
+    coming (accepted or sending someone) than the place holds."""
+    warnings = composition(session, c.id)
+    if c.capacity:
+        coming = sum(t.accepted + t.substitute for t in attendance_by_group(session, c.id))
+        if coming > c.capacity:
+            warnings.append(f"确认参加的有 {coming} 人，已超过会场容量 {c.capacity} 人")
+    return warnings
+
+
 # --- notices -----------------------------------------------------------------------------------------
 
 def _topic(session: Session, c: Consultation) -> Topic:

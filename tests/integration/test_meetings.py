@@ -326,3 +326,17 @@ def test_concurrent_invitations_of_the_same_people_make_one_each(client, app, wo
     assert codes == [200] * 6
     with committed_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Invitation)) == len(FULL)
+
+
+def test_more_people_coming_than_the_place_holds_is_flagged(client, world):
+    c = schedule(client, world, capacity=2).json
+    invite(client, world, c["id"], FULL)
+    for who in ("member", "resident"):
+        rsvp(client, world, c["id"], who, answer="accepted")
+    live = client.get(f"/api/consultations/{c['id']}/invitations",
+                      headers=as_(world, "conv_village")).json
+    assert not any("容量" in w for w in live["warnings"])
+    rsvp(client, world, c["id"], "official", answer="substitute", substitute_name="陈副镇长")
+    live = client.get(f"/api/consultations/{c['id']}/invitations",
+                      headers=as_(world, "conv_village")).json
+    assert "确认参加的有 3 人，已超过会场容量 2 人" in live["warnings"]
