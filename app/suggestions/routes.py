@@ -6,9 +6,11 @@ from __future__ import annotations
 import functools
 
 from flask import Blueprint, request, send_file
+from sqlalchemy import select
 
 from ..api import endpoint
 from ..auth import ratelimit
+
 from ..auth.current import current_person, require_person
 from ..db import get_session
 from ..errors import RateLimited
@@ -75,10 +77,19 @@ def detail(suggestion_id: int):
 @endpoint(bp, "/platforms/<int:platform_id>/suggestions/similar", summary="相似建议（输入标题时）",
           tags=[TAG], query=SimilarQuery, response=SimilarList, auth=None)
 def similar(platform_id: int, query: SimilarQuery):
-    """同一平台上正在征集、与输入标题相似的建议，按相似度从高到低。"""
-    items = services.similar_suggestions(get_session(), platform_id=platform_id,
+    """同一平台上正在征集、与输入标题相似的建议，按相似度从高到低。登录后 voted_by_me 表示
+    本人是否已支持（已支持的可以不必重复提出）。"""
+    session = get_session()
+    items = services.similar_suggestions(session, platform_id=platform_id,
                                          title=query.title, limit=query.limit)
-    return SimilarList(items=items)
+    person = current_person()
+    voted: set[int] = set()
+    if person is not None and items:
+        from .models import Vote
+        voted = set(session.scalars(select(Vote.suggestion_id).where(
+            Vote.person_id == person.id,
+            Vote.suggestion_id.in_([i["id"] for i in items]))))
+    return SimilarList(items=[{**i, "voted_by_me": i["id"] in voted} for i in items])
 
 
 # --- campaigns -----------------------------------------------------------------------------------

@@ -137,6 +137,7 @@ class SimilarItem(BaseModel):
     vote_count: int
     comment_count: int
     score: float
+    voted_by_me: bool = Field(default=False, description="本人是否已支持（未登录为 false）")
 
 
 class SimilarList(BaseModel):

@@ -135,6 +135,16 @@ def test_similar_suggestions_on_the_same_platform(client, app, world):
     assert declined not in ids and len(ids) == 1  # held, other platforms, declined: never
     assert r.json["items"][0]["category_label"] == "实事"
     assert 0 < r.json["items"][0]["score"] <= 1
+    assert r.json["items"][0]["voted_by_me"] is False  # anonymous
+    # Logged in, a resident sees which of them they already support.
+    assert client.post(f"/api/suggestions/{parking}/vote", json={},
+                       headers=as_(world, "resident")).status_code == 201
+    mine = client.get(f"/api/platforms/{world['rooms']['town']}/suggestions/similar",
+                      query_string={"title": "停车位不够"}, headers=as_(world, "resident")).json
+    assert mine["items"][0]["voted_by_me"] is True
+    other = client.get(f"/api/platforms/{world['rooms']['town']}/suggestions/similar",
+                       query_string={"title": "停车位不够"}, headers=as_(world, "resident2")).json
+    assert other["items"][0]["voted_by_me"] is False
 
 
 def test_similar_needs_a_title_and_a_known_platform(client, world):
