@@ -187,3 +187,62 @@ describe('suggestions', () => {
     })
   })
 })
+
+describe('consultation meetings', () => {
+  test('a meeting time in China time with the weekday; both dates when it ends on another day', () => {
+    expect(f.meetingTimeText('2026-12-10T06:30:00Z', '2026-12-10T08:30:00Z')).toBe('2026年12月10日（星期四）14:30–16:30')
+    expect(f.meetingTimeText('2026-12-10T14:30:00Z', '2026-12-10T17:00:00Z')).toBe('2026年12月10日（星期四）22:30 至 2026年12月11日（星期五）01:00')
+    expect(f.meetingTimeText('2026-12-13T00:00:00+08:00', null)).toBe('2026年12月13日（星期日）00:00')
+    expect(f.meetingTimeText('', '')).toBe('')
+    expect(f.clockText('2026-12-10T06:25:00.123456Z')).toBe('14:25')
+  })
+
+  const base = {
+    id: 5, topic_title: '加装电梯', state: 'scheduled', state_label: '已安排',
+    starts_at: '2026-12-10T06:30:00Z', ends_at: '2026-12-10T08:30:00Z', place_label: '议事室', place: '人民路 8 号',
+    online_url: null, agenda: [], capacity: null, briefing_due_at: '2026-12-07T01:00:00Z', briefing_sent_at: null,
+    list_locked_at: null, cancelled_reason: null, can_manage: false,
+    my_invitation: { group: 'official', group_label: '党政领导', answer: 'pending', answer_label: '未答复', reason: null, substitute_name: null },
+  }
+
+  test('what the state allows an invitee: answer while scheduled and unlocked, check in until held', () => {
+    expect(f.meetingView(base)).toMatchObject({
+      canAnswer: true, canSubstitute: true, canCheckIn: true, showCalendar: true, answerClosed: '', pending: true,
+      canManage: false, canLock: false, canShowCode: false,
+      startUnix: Date.UTC(2026, 11, 10, 6, 30) / 1000, placeText: '议事室：人民路 8 号',
+    })
+    const locked = f.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' })
+    expect(locked).toMatchObject({ canAnswer: false, canCheckIn: true, lockedText: '参会名单已于 2026年12月8日 10:00 确认' })
+    expect(locked.answerClosed).toBe('召集人已确认参会名单，答复不能再修改。如需变更，请直接联系召集人。')
+    expect(f.meetingView({ ...base, state: 'held' })).toMatchObject({ canAnswer: false, canCheckIn: true, showCalendar: false, answerClosed: '会议已召开，答复不能再修改。' })
+    expect(f.meetingView({ ...base, state: 'concluded' })).toMatchObject({ canCheckIn: false })
+    expect(f.meetingView({ ...base, state: 'cancelled', cancelled_reason: '下雨' })).toMatchObject({
+      canAnswer: false, canCheckIn: false, showCalendar: false, cancelled: true, cancelledReason: '下雨', answerClosed: '该协商活动已取消，无需答复。',
+    })
+    const resident = { ...base.my_invitation, group: 'resident' }
+    expect(f.meetingView({ ...base, my_invitation: resident }).canSubstitute).toBe(false)
+    expect(f.meetingView({ ...base, my_invitation: null, can_manage: true })).toMatchObject({
+      invited: false, canAnswer: false, canCheckIn: false, canManage: true, canLock: true, canShowCode: true,
+    })
+  })
+
+  test("the convenor's tallies: 委派 only when someone sent a substitute, the number unanswered", () => {
+    const view = f.attendanceView({
+      groups: [
+        { group: 'member', label: '政协委员', invited: 2, accepted: 1, declined: 0, substitute: 0, pending: 1 },
+        { group: 'department', label: '职能部门', invited: 1, accepted: 0, declined: 0, substitute: 1, pending: 0 },
+      ],
+      invitations: [
+        { id: 1, name: '钱委员', group: 'member', answer: 'accepted', answer_label: '参加' },
+        { id: 2, name: '孙委员', group: 'member', answer: 'pending', answer_label: '未答复' },
+        { id: 3, name: '郑科长', group: 'department', answer: 'substitute', answer_label: '委派他人参加', substitute_name: '李科员', substitute_title: null },
+      ],
+      warnings: ['尚未邀请群众代表'],
+      list_locked_at: null,
+    })
+    expect(view.groups.map(g => g.countsText)).toEqual(['邀请 2 · 参加 1 · 请假 0 · 未答复 1', '邀请 1 · 参加 0 · 请假 0 · 委派 1 · 未答复 0'])
+    expect(view.groups[1].people).toEqual([{ id: 3, name: '郑科长', answerText: '委派他人参加：李科员', pending: false }])
+    expect(view.pending).toBe(1)
+    expect(view.warnings).toEqual(['尚未邀请群众代表'])
+  })
+})

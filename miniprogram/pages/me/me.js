@@ -74,6 +74,10 @@ Component({
       }
     },
 
+    onOpenMeetings() {
+      wx.navigateTo({ url: '/pages/meetings/meetings' })
+    },
+
     onOpenPlatform(event) {
       wx.navigateTo({ url: `/pages/platform/platform?id=${event.currentTarget.dataset.id}` })
     },

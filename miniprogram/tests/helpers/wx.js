@@ -15,6 +15,11 @@
  *   media: ['wxfile://tmp/a.jpg', …]   what wx.chooseMedia picks (null: the user cancels)
  *   chosenLocation: { name, address, latitude, longitude }   wx.chooseLocation (null: cancel)
  *   modal: { confirm: true, content: '' }                   the answer of wx.showModal
+ *   scan: 'yshsl-checkin:…'                   what wx.scanCode reads (null: the user cancels;
+ *                                            { fail: 'scanCode:fail …' }: it fails; a function
+ *                                            is called for each scan and returns one of these)
+ *   calendar: 'ok' | 'deny' | 'cancel'        the outcome of wx.addPhoneCalendar
+ * wx.setClipboardData and wx.setKeepScreenOn are spies that succeed.
  */
 
 function later(fn) {
@@ -28,6 +33,8 @@ function installWx({
   media = null,
   chosenLocation = null,
   modal = { confirm: true, content: '' },
+  scan = null,
+  calendar = 'ok',
 } = {}) {
   const store = new Map(Object.entries(storage))
   jest.spyOn(console, 'warn').mockImplementation(() => {}) // request ids of expected errors
@@ -68,6 +75,29 @@ function installWx({
       else opts.fail({ errMsg: 'chooseLocation:fail cancel' })
     })
   })
+  const scanCode = jest.spyOn(wx, 'scanCode').mockImplementation(opts => {
+    const outcome = typeof scan === 'function' ? scan(opts) : scan
+    later(() => {
+      if (typeof outcome === 'string') {
+        opts.success && opts.success({ errMsg: 'scanCode:ok', result: outcome, scanType: 'QR_CODE', charSet: 'utf-8' })
+      } else if (outcome && outcome.fail) {
+        opts.fail && opts.fail({ errMsg: outcome.fail })
+      } else {
+        opts.fail && opts.fail({ errMsg: 'scanCode:fail cancel' })
+      }
+      opts.complete && opts.complete()
+    })
+  })
+  const setClipboardData = jest.spyOn(wx, 'setClipboardData').mockImplementation(opts => {
+    later(() => opts && opts.success && opts.success({ errMsg: 'setClipboardData:ok' }))
+  })
+  const addPhoneCalendar = jest.spyOn(wx, 'addPhoneCalendar').mockImplementation(opts => {
+    later(() => {
+      if (calendar === 'ok') opts.success && opts.success({ errMsg: 'addPhoneCalendar:ok' })
+      else opts.fail && opts.fail({ errMsg: calendar === 'cancel' ? 'addPhoneCalendar:fail cancel' : 'addPhoneCalendar:fail auth deny' })
+    })
+  })
+  const setKeepScreenOn = jest.spyOn(wx, 'setKeepScreenOn').mockImplementation(() => {})
   jest.spyOn(wx, 'stopPullDownRefresh').mockImplementation(() => {})
   return {
     store,
@@ -81,6 +111,10 @@ function installWx({
     showModal,
     chooseMedia,
     chooseLocation,
+    scanCode,
+    setClipboardData,
+    addPhoneCalendar,
+    setKeepScreenOn,
     toastTitles: () => toast.mock.calls.map(call => call[0].title),
   }
 }

@@ -65,6 +65,19 @@ test('logs in silently and shows the login state, masked phone and roles in Chin
   expect(text).not.toContain('绑定手机号')
 })
 
+test('"我的会议" opens the list of the meetings I am invited to', async () => {
+  const env = installWx()
+  meServer()
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+
+  expect(textOf(page.querySelector('.my-meetings'))).toBe('我的会议 受邀参加的协商会议：答复是否参加、会前通报、扫码签到 查看我的会议 ›')
+  page.querySelector('.my-meetings').dispatchEvent('tap')
+  await simulate.sleep(0)
+
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/meetings/meetings' })
+})
+
 test('without a phone: "未绑定" and a getPhoneNumber button; binding shows the masked phone', async () => {
   const env = installWx()
   const me = NO_PHONE
