@@ -134,8 +134,8 @@ def check_in(session: Session, *, person: Person, consultation_id: int, code: st
     c = session.get(Consultation, consultation_id)
     if c is None:
         raise BadCheckinCode()
+    _open_for_checkin(c, now)  # outside the hours: say so, whatever was scanned
     _check_code(c, code, now)
-    _open_for_checkin(c, now)
     _held(session, c)
     inv = my_invitation(session, c.id, person.id)
     row, created = _add(session, Attendance(

@@ -7,14 +7,15 @@ from sqlalchemy import select
 
 from ..api import endpoint
 from ..auth.current import require_person
-from ..db import get_session
-from ..org.models import Person
+from ..db import get_session, utcnow
+from ..crypto import mask_name
+from ..org.models import Person, Platform
 from ..topics.models import Topic
 from . import services
 from .ics import meeting_ics
 from .models import (
-    ANSWER_LABELS, CONSULTATION_STATE_LABELS, PLACE_KIND_LABELS, Consultation, ConsultationState,
-    Invitation,
+    ANSWER_LABELS, CONSULTATION_STATE_LABELS, PLACE_KIND_LABELS, Attendance, Consultation,
+    ConsultationState, Invitation,
 )
 from .research import has_completed_research
 from .rules import GROUP_LABELS, briefing_due_at
@@ -33,7 +34,12 @@ def consultation_out(session, c: Consultation, person: Person) -> ConsultationOu
     inv = services.my_invitation(session, c.id, person.id)
     mine = MyAnswer(group=inv.group, group_label=GROUP_LABELS[inv.group], answer=inv.answer,
                     answer_label=ANSWER_LABELS[inv.answer], reason=inv.reason,
-                    substitute_name=inv.substitute_name) if inv else None
+                    substitute_name=inv.substitute_name,
+                    substitute_title=inv.substitute_title) if inv else None
+    platform = session.get(Platform, c.platform_id)
+    convenor = session.get(Person, platform.convenor_id) if platform.convenor_id else None
+    checked_in = session.scalar(select(Attendance.checked_in_at).where(
+        Attendance.consultation_id == c.id, Attendance.person_id == person.id))
     return ConsultationOut(
         id=c.id, topic_id=c.topic_id, topic_title=topic.title, platform_id=c.platform_id,
         state=c.state, state_label=CONSULTATION_STATE_LABELS[c.state], starts_at=c.starts_at,
@@ -43,7 +49,8 @@ def consultation_out(session, c: Consultation, person: Person) -> ConsultationOu
         briefing_due_at=briefing_due_at(c.starts_at, c.briefing_days_before),
         briefing_sent_at=c.briefing_sent_at, list_locked_at=c.list_locked_at,
         cancelled_reason=c.cancelled_reason, calendar_url=services.calendar_link(c.id),
-        link=services.meeting_link(c.id), my_invitation=mine,
+        link=services.meeting_link(c.id), my_invitation=mine, checked_in_at=checked_in,
+        platform_name=platform.name, convenor_name=mask_name(convenor.name) if convenor else None,
         can_manage=services.is_manager(session, c, person))
 
 
@@ -199,13 +206,18 @@ def lock(consultation_id: int):
 @endpoint(bp, "/me/consultations", summary="我受邀的协商会议", tags=[TAG],
           response=ConsultationList, auth="login")
 def my_consultations():
-    """最近的在前：尚未召开的和最近召开的。"""
+    """先列尚未结束的会议（时间近的在前，不含已取消的），再列最近召开过的 20 场（近的在前）。"""
     session = get_session()
     person = require_person()
-    rows = session.scalars(select(Consultation).join(
-        Invitation, Invitation.consultation_id == Consultation.id).where(
-        Invitation.person_id == person.id).order_by(Consultation.starts_at.desc()).limit(50))
-    return ConsultationList(items=[consultation_out(session, c, person) for c in rows])
+    mine = (select(Consultation).join(Invitation, Invitation.consultation_id == Consultation.id)
+            .where(Invitation.person_id == person.id))
+    now = utcnow()
+    coming = session.scalars(mine.where(Consultation.ends_at >= now,
+                                        Consultation.state != ConsultationState.cancelled)
+                             .order_by(Consultation.starts_at).limit(50)).all()
+    past = session.scalars(mine.where(Consultation.ends_at < now)
+                           .order_by(Consultation.starts_at.desc()).limit(20)).all()
+    return ConsultationList(items=[consultation_out(session, c, person) for c in [*coming, *past]])
 
 
 @bp.get("/consultations/<int:consultation_id>/calendar.ics")

@@ -164,13 +164,13 @@ class MyAnswer(BaseModel):
     answer_label: str
     reason: str | None
     substitute_name: str | None
+    substitute_title: str | None = None
 
 
 class InvitationOut(MyAnswer):
     id: int
     person_id: int
     name: str
-    substitute_title: str | None
     answered_at: datetime | None
 
 
@@ -225,6 +225,9 @@ class ConsultationOut(BaseModel):
     calendar_url: str = Field(description=".ics 日历文件")
     link: str = Field(description="小程序页面路径")
     my_invitation: MyAnswer | None = Field(description="当前用户的邀请和答复；未受邀为空")
+    checked_in_at: datetime | None = Field(None, description="当前用户在本次会议签到的时间；未签到为空")
+    platform_name: str = ""
+    convenor_name: str | None = Field(None, description="召集人（姓名打码）")
     can_manage: bool
 
 

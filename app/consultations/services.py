@@ -61,7 +61,10 @@ def get_consultation_or_404(session: Session, consultation_id: int, person: Pers
         raise NotFound("该协商活动不存在", code="consultation_not_found")
     if my_invitation(session, c.id, person.id) is not None:
         return c
-    get_topic_or_404(session, c.topic_id, person)  # 404 for anyone else
+    try:
+        get_topic_or_404(session, c.topic_id, person)  # managers and the topic's reviewers
+    except NotFound:
+        raise NotFound("该协商活动不存在", code="consultation_not_found") from None
     return c
 
 
@@ -314,7 +317,8 @@ def briefing_text(session: Session, c: Consultation) -> str:
     lines = [f"议题：{topic.title}", topic.description, f"时间：{_when(c)}", _where(c)]
     if c.agenda:
         lines.append("议程：" + "；".join(f"{n}. {item}" for n, item in enumerate(c.agenda, 1)))
-    lines.append("调研情况：" + "；".join(f"{t.title}——{t.notes[:120]}" for t in done))
+    lines.append("调研情况：" + ("；".join(f"{t.title}——{t.notes[:120]}" for t in done)
+                                 or "暂无已完成的调研"))
     return "\n".join(lines)
 
 
@@ -365,6 +369,8 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
     if inv is None:
         raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
     c = session.get(Consultation, consultation_id)
+    if c.state is ConsultationState.held:
+        raise Conflict("会议已经召开，不能再更改答复", code="consultation_held")
     _open(c)
     if c.list_locked_at is not None:
         raise Conflict("召集人已确认参会名单，如需变更请直接联系召集人", code="list_locked")
@@ -428,7 +434,8 @@ def attendance_by_group(session: Session, consultation_id: int) -> list[GroupTal
 def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consultation:
     """The convenor confirms the final list: answers are frozen from now on. Idempotent."""
     c = managed_consultation(session, consultation_id, actor)
-    _open(c)
+    if c.state not in ACTIVE:  # a convenor who forgot may still lock once the meeting began
+        _open(c)
     if c.list_locked_at is None:
         c.list_locked_at = utcnow()
         c.list_locked_by_id = actor.id

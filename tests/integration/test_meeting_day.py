@@ -74,7 +74,12 @@ def test_check_in_by_code_walk_ins_substitutes_and_no_duplicates(client, app, wo
                              headers=as_(world, "conv_village")).json
         assert listing["by_group"] == {"member": 1, "resident": 2, "official": 1}
         detail = client.get(f"/api/consultations/{cid}", headers=as_(world, "member")).json
-        assert detail["state"] == "held"
+        assert detail["state"] == "held" and detail["checked_in_at"]
+        # Answers are closed once the meeting began; the convenor may still lock the list.
+        r = rsvp(client, world, cid, "resident2", answer="accepted")
+        assert r.status_code == 409 and r.json["error"] == "consultation_held"
+        r = client.post(f"/api/consultations/{cid}/lock", headers=as_(world, "conv_village"))
+        assert r.status_code == 200 and r.json["list_locked_at"]
 
 
 def test_codes_expire_and_are_bound_to_their_meeting(client, world, meeting):
@@ -94,9 +99,12 @@ def test_codes_expire_and_are_bound_to_their_meeting(client, world, meeting):
         for junk in ("", "yshsl-checkin", "x" * 100, f"yshsl-checkin:{cid}:abc:def"):
             r = scan(client, world, cid, "member", junk)
             assert r.status_code == 422
-    # Outside the check-in period no code is issued at all.
+    # Outside the check-in period no code is issued, and a scan says the hours are over.
     with time_machine.travel(meeting["start"] - timedelta(hours=3), tick=False):
         r = code(client, world, cid)
+        assert r.status_code == 409 and r.json["error"] == "checkin_closed"
+    with time_machine.travel(meeting["start"] + timedelta(hours=3), tick=False):
+        r = scan(client, world, cid, "member", value)
         assert r.status_code == 409 and r.json["error"] == "checkin_closed"
 
 

@@ -121,6 +121,7 @@ def test_rsvp_accept_decline_substitute_and_the_locked_list(client, app, world):
     r = rsvp(client, world, cid, "official", answer="substitute", substitute_name="陈副镇长",
              substitute_title="副镇长")
     assert r.json["my_invitation"]["substitute_name"] == "陈副镇长"
+    assert r.json["my_invitation"]["substitute_title"] == "副镇长"
     # Same answer twice: one audit entry, no change.
     rsvp(client, world, cid, "member", answer="accepted")
     # Not invited: no such invitation.
@@ -179,6 +180,8 @@ def test_briefing_is_blocked_before_research_and_sent_once_after(client, app, wo
     rsvp(client, world, c["id"], "resident", answer="declined", reason="外出")
     r = client.post(f"/api/consultations/{c['id']}/briefing", headers=as_(world, "conv_village"))
     assert r.status_code == 409 and r.json["error"] == "research_required"
+    early = client.get(f"/api/consultations/{c['id']}/briefing", headers=as_(world, "member")).json
+    assert early["research_done"] is False and "调研情况：暂无已完成的调研" in early["text"]
     assert "不调研不协商" in r.json["message"]
     assert outbox(app, "briefing") == []
     complete_research(client, world)
@@ -231,13 +234,16 @@ def test_outsiders_cannot_see_or_answer(client, world):
     c = schedule(client, world).json
     invite(client, world, c["id"], FULL)
     for who in ("outsider", "other_member", "conv_town"):
-        assert client.get(f"/api/consultations/{c['id']}",
-                          headers=as_(world, who)).status_code == 404
+        r = client.get(f"/api/consultations/{c['id']}", headers=as_(world, who))
+        assert r.status_code == 404 and r.json["error"] == "consultation_not_found"
         assert client.get(f"/api/consultations/{c['id']}/calendar.ics",
                           headers=as_(world, who)).status_code == 404
     # An invitee sees the meeting and their own answer, but cannot manage it.
     mine = client.get(f"/api/consultations/{c['id']}", headers=as_(world, "stakeholder")).json
     assert mine["my_invitation"]["group_label"] == "利益相关方" and mine["can_manage"] is False
+    # Who to ask: the platform and its convenor (masked, as on the public platform page).
+    assert mine["platform_name"] and mine["convenor_name"].endswith("*")
+    assert mine["checked_in_at"] is None
     assert invite(client, world, c["id"], [("outsider", "resident")],
                   who="stakeholder").status_code == 403
     listing = client.get("/api/me/consultations", headers=as_(world, "stakeholder")).json
@@ -340,3 +346,19 @@ def test_more_people_coming_than_the_place_holds_is_flagged(client, world):
     live = client.get(f"/api/consultations/{c['id']}/invitations",
                       headers=as_(world, "conv_village")).json
     assert "确认参加的有 3 人，已超过会场容量 2 人" in live["warnings"]
+
+
+def test_my_meetings_coming_first_soonest_first_then_the_past(client, app, world):
+    later = schedule(client, world, room="village", **when(days=20)).json
+    sooner = schedule(client, world, room="town", **when(days=3)).json
+    invite(client, world, later["id"], [("member", "member")])
+    invite(client, world, sooner["id"], [("member", "member")], who="county_staff")
+    with committed_session(app) as s:
+        done = s.get(Consultation, sooner["id"])  # pretend it was last month
+        done.starts_at, done.ends_at = utcnow() - timedelta(days=30), utcnow() - timedelta(days=30)
+    items = client.get("/api/me/consultations", headers=as_(world, "member")).json["items"]
+    assert [i["id"] for i in items] == [later["id"], sooner["id"]]
+    client.post(f"/api/consultations/{later['id']}/cancel", json={"reason": "改期"},
+                headers=as_(world, "conv_village"))
+    items = client.get("/api/me/consultations", headers=as_(world, "member")).json["items"]
+    assert [i["id"] for i in items] == [sooner["id"]]  # a cancelled future meeting drops out
