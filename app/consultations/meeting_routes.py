@@ -121,12 +121,21 @@ def _attendance(session, c: Consultation) -> AttendanceOut:
           auth="login")
 def invite(consultation_id: int, body: InviteIn):
     """按群体邀请（D9/D10）：政协委员（本平台联系委员优先）、群众代表、利益相关方、党政领导、
-    职能部门。重复邀请同一人不会重复记录。会议通知发出后再邀请的人员会立即收到通知。
-    返回的 warnings 是人员构成提示。"""
+    职能部门。每人填 person_id，或填 phone + name（尚未使用小程序的群众：按手机号找到此人，
+    没有则新登记，本人日后用同一手机号登录时自动合并）。重复邀请同一人不会重复记录。
+    会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。"""
     session = get_session()
     person = require_person()
-    services.invite(session, actor=person, consultation_id=consultation_id,
-                    invitees=[(i.person_id, i.group) for i in body.invitees])
+    c = services.managed_consultation(session, consultation_id, person)
+    platform = session.get(Platform, c.platform_id)
+    pairs = []
+    for i in body.invitees:
+        pid = i.person_id
+        if pid is None:
+            pid = services.person_by_phone(session, actor=person, name=i.name or "",
+                                           phone=i.phone, home_region_id=platform.region_id).id
+        pairs.append((pid, i.group))
+    services.invite(session, actor=person, consultation_id=consultation_id, invitees=pairs)
     session.commit()
     return _attendance(session, services.managed_consultation(session, consultation_id, person))
 
@@ -146,6 +155,16 @@ def suggested_members(consultation_id: int):
     """先邀请本平台联系的委员，再邀请他们所在履职小组的其他委员（D29）。已邀请的不再列出。"""
     rows = services.suggested_members(get_session(), actor=require_person(),
                                       consultation_id=consultation_id)
+    return SuggestedMembers(items=[SuggestedMember(**vars(r)) for r in rows])
+
+
+@endpoint(bp, "/consultations/<int:consultation_id>/suggested-residents",
+          summary="建议邀请的群众", tags=[TAG], response=SuggestedMembers, auth="login")
+def suggested_residents(consultation_id: int):
+    """提出、支持或关注了本议题相关建议的群众（姓名打码），可作为群众代表或利益相关方邀请
+    （D9/D10）。已邀请的不再列出。"""
+    rows = services.suggested_residents(get_session(), actor=require_person(),
+                                        consultation_id=consultation_id)
     return SuggestedMembers(items=[SuggestedMember(**vars(r)) for r in rows])
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .models import (
     RESEARCH_KIND_LABELS, RESEARCH_LINK_LABELS, Answer, CheckInMethod, ConsultationState,
@@ -147,9 +147,18 @@ class CancelIn(BaseModel):
 
 class InviteeIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    person_id: int = Field(ge=1)
+    person_id: int | None = Field(default=None, ge=1, description="已登记的人员；或改填 phone + name")
+    phone: str | None = Field(default=None, max_length=20,
+                              description="被邀请人的手机号（尚未使用小程序的群众，按手机号邀请）")
+    name: str | None = Field(default=None, max_length=40, description="按手机号邀请时的姓名")
     group: InviteGroup = Field(description="member 政协委员 / resident 群众代表 / stakeholder "
                                            "利益相关方 / official 党政领导 / department 职能部门")
+
+    @model_validator(mode="after")
+    def _one_way(self) -> "InviteeIn":
+        if (self.person_id is None) == (self.phone is None):
+            raise ValueError("person_id 和 phone 二选一")
+        return self
 
 
 class InviteIn(BaseModel):

@@ -140,6 +140,33 @@ def schedule_consultation(session: Session, *, actor: Person, topic_id: int,
 
 # --- invitations -------------------------------------------------------------------------------------
 
+def person_by_phone(session: Session, *, actor: Person, name: str, phone: str,
+                    home_region_id: int | None) -> Person:
+    """The person with this mobile number, or a new record (name + encrypted phone) that the
+    resident's WeChat login merges into when they bind the same number (app/auth/services.py).
+    How a village convenor invites a neighbour who has never used the mini-program."""
+    from ..crypto import get_cipher, normalise_phone
+    from ..org import factories
+
+    try:
+        number = normalise_phone(phone)
+    except ValueError:
+        raise ValidationFailed("手机号格式不正确（仅支持中国大陆手机号）", code="invalid_phone") from None
+    found = session.scalar(select(Person).where(
+        Person.phone_hash == get_cipher().lookup_hash(number)))
+    if found is not None:
+        return found
+    name = " ".join((name or "").split())
+    if not name:
+        raise ValidationFailed("请填写被邀请人的姓名", code="name_required")
+    from ..org.models import Region
+    person = factories.create_person(
+        session, name=name[:40], phone=number,
+        home_region=session.get(Region, home_region_id) if home_region_id else None)
+    record(session, actor_id=actor.id, action="person.create_for_invitation",
+           object_type="person", object_id=person.id, after={"name": person.name})
+    return person
+
 def invite(session: Session, *, actor: Person, consultation_id: int,
            invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
     """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
@@ -513,3 +540,30 @@ def suggested_members(session: Session, *, actor: Person, consultation_id: int
     for pid, name in same_group:
         out.setdefault(pid, Suggested(pid, name, "同一履职小组的委员"))
     return [s for pid, s in out.items() if pid not in invited]
+
+
+def suggested_residents(session: Session, *, actor: Person, consultation_id: int
+                        ) -> list[Suggested]:
+    """Residents who care about the topic (D10 representatives are often among them): who
+    proposed, supported or followed the suggestions taken up into it, or follow the topic. Names
+    masked: the convenor invites them by id and need not learn more. Invited people left out."""
+    from ..crypto import mask_name
+    from ..suggestions.models import Follow, Suggestion, Vote
+
+    c = managed_consultation(session, consultation_id, actor)
+    invited = set(session.scalars(select(Invitation.person_id).where(
+        Invitation.consultation_id == c.id)))
+    taken = select(Suggestion.id).where(Suggestion.topic_id == c.topic_id)
+    sources = [
+        ("提出了相关建议", select(Suggestion.proposer_id).where(Suggestion.topic_id == c.topic_id)),
+        ("支持了相关建议", select(Vote.person_id).where(Vote.suggestion_id.in_(taken))),
+        ("关注了本议题", select(Follow.person_id).where(
+            (Follow.topic_id == c.topic_id) | Follow.suggestion_id.in_(taken))),
+    ]
+    out: dict[int, Suggested] = {}
+    for reason, ids in sources:
+        for pid, name in session.execute(select(Person.id, Person.name).where(
+                Person.id.in_(ids), Person.is_active.is_(True)).order_by(Person.id)):
+            if pid not in invited:
+                out.setdefault(pid, Suggested(pid, mask_name(name), reason))
+    return list(out.values())

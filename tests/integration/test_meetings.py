@@ -362,3 +362,77 @@ def test_my_meetings_coming_first_soonest_first_then_the_past(client, app, world
                 headers=as_(world, "conv_village"))
     items = client.get("/api/me/consultations", headers=as_(world, "member")).json["items"]
     assert [i["id"] for i in items] == [sooner["id"]]  # a cancelled future meeting drops out
+
+
+def test_invite_a_neighbour_by_phone_who_later_logs_in(client, app, world, fake_wechat):
+    """A village convenor invites someone who never used the mini-program, by name and mobile.
+    When that resident logs in and binds the same number, the invitation is theirs."""
+    c = schedule(client, world).json
+    body = {"invitees": [{"phone": "139 0000 8888", "name": "刘奶奶", "group": "resident"}]}
+    r = client.post(f"/api/consultations/{c['id']}/invitations", json=body,
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 200, r.json
+    assert [i["name"] for i in r.json["invitations"]] == ["刘奶奶"]
+    again = client.post(f"/api/consultations/{c['id']}/invitations", json=body,
+                        headers=as_(world, "conv_village")).json
+    assert len(again["invitations"]) == 1  # the same number is the same person
+    with committed_session(app) as s:
+        from app.org.models import Person
+        person = s.scalar(select(Person).where(Person.name == "刘奶奶"))
+        assert person.phone_enc and b"13900008888" not in person.phone_enc
+    login = client.post("/api/auth/wx-login", json={"code": "user-liu"}).json
+    bound = client.post("/api/auth/phone", json={"code": "phone-13900008888"},
+                        headers={"Authorization": f"Bearer {login['token']}"})
+    assert bound.status_code == 200 and bound.json["merged"] is True
+    mine = client.get("/api/me/consultations",
+                      headers={"Authorization": f"Bearer {login['token']}"}).json["items"]
+    assert [m["id"] for m in mine] == [c["id"]]
+
+
+@pytest.mark.parametrize("invitee, code", [
+    ({"phone": "12345", "name": "某人", "group": "resident"}, "invalid_phone"),
+    ({"phone": "13900007777", "group": "resident"}, "name_required"),
+    ({"person_id": 1, "phone": "13900007777", "name": "某人", "group": "resident"},
+     "validation_failed"),
+    ({"group": "resident"}, "validation_failed"),
+])
+def test_bad_phone_invitations_store_nothing(client, app, world, invitee, code):
+    c = schedule(client, world).json
+    r = client.post(f"/api/consultations/{c['id']}/invitations", json={"invitees": [
+        {"person_id": world["people"]["member"], "group": "member"}, invitee]},
+        headers=as_(world, "conv_village"))
+    assert r.status_code == 422 and r.json["error"] == code, r.json
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Invitation)) == 0
+
+
+def test_suggested_residents_are_those_who_cared_about_the_topic(client, app, world):
+    from app.suggestions.models import Follow, Suggestion, SuggestionState, Vote
+    from app.topics.models import Category, Source
+
+    p = world["people"]
+    with committed_session(app) as s:
+        sug = Suggestion(platform_id=world["rooms"]["village"], proposer_id=p["resident"],
+                         source=Source.proposed, category=Category.livelihood, title="加装电梯",
+                         description="", state=SuggestionState.taken_up,
+                         topic_id=world["topics"]["village"], vote_count=1, comment_count=0,
+                         follower_count=1)
+        s.add(sug)
+        s.flush()
+        s.add(Vote(suggestion_id=sug.id, person_id=p["resident2"], created_at=utcnow()))
+        s.add(Follow(topic_id=world["topics"]["village"], person_id=p["stakeholder"],
+                     created_at=utcnow()))
+    c = schedule(client, world).json
+    r = client.get(f"/api/consultations/{c['id']}/suggested-residents",
+                   headers=as_(world, "conv_village"))
+    assert r.status_code == 200, r.json
+    got = [(i["person_id"], i["reason"]) for i in r.json["items"]]
+    assert got == [(p["resident"], "提出了相关建议"), (p["resident2"], "支持了相关建议"),
+                   (p["stakeholder"], "关注了本议题")]
+    assert all(i["name"].endswith("*") for i in r.json["items"])  # masked
+    invite(client, world, c["id"], [("resident", "resident")])
+    left = client.get(f"/api/consultations/{c['id']}/suggested-residents",
+                      headers=as_(world, "conv_village")).json["items"]
+    assert [i["person_id"] for i in left] == [p["resident2"], p["stakeholder"]]
+    assert client.get(f"/api/consultations/{c['id']}/suggested-residents",
+                      headers=as_(world, "resident")).status_code == 403
