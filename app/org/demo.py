@@ -19,7 +19,10 @@ from werkzeug.security import generate_password_hash
 
 from ..audit.services import record
 from ..auth.models import StaffAccount
+from ..consultations.models import Consultation
 from ..crypto import PersonalDataCipher, get_cipher
+from ..suggestions.models import Suggestion
+from ..topics.models import Topic
 from . import demo_data as D
 from . import factories as f
 from .services import today_local
@@ -37,10 +40,12 @@ _PHONE_PREFIXES = ("139", "138", "137", "136", "135", "158", "159", "151", "152"
 _BASE_LAT, _BASE_LON = 34.596, 119.221
 _COUNTY_OFFSET = {"329901": (0.0, 0.0), "329902": (0.12, 0.21), "329903": (0.0, -0.45),
                   "329904": (0.18, -0.32)}
+
 COUNTED = {"regions": Region, "enterprises": Enterprise, "sectors": Sector, "bodies": Body,
            "duty_groups": DutyGroup, "platforms": Platform, "platform_checks": PlatformCheck,
            "platform_served_units": PlatformServedUnit, "platform_members": PlatformMember,
-           "people": Person, "role_assignments": RoleAssignment, "staff_accounts": StaffAccount}
+           "people": Person, "role_assignments": RoleAssignment, "staff_accounts": StaffAccount,
+           "suggestions": Suggestion, "topics": Topic, "consultations": Consultation}
 
 
 @functools.lru_cache(maxsize=1)
@@ -222,8 +227,10 @@ class _Seeder:
 
     def cppcc_bodies(self, region: Region, prefix: str, cppcc_name: str, committees: list[str]
                      ) -> tuple[Body, dict[str, Body]]:
+        # The chair acts for the CPPCC on D8 filing steps (a topic is filed with the county CPPCC).
         cppcc = self.body(cppcc_name, BodyKind.cppcc, region,
-                          head=self.person(f"{prefix}:cppcc_chair", region))
+                          head=self.person(f"{prefix}:cppcc_chair", region),
+                          head_role=Role.reviewer)
         self.body(f"{cppcc_name}党组", BodyKind.cppcc_party_group, region, parent=cppcc,
                   head=self.person(f"{prefix}:party_group", region), head_role=Role.reviewer)
         special = {c: self.body(f"{cppcc_name}{c}", BodyKind.cppcc_special_committee, region,
@@ -291,6 +298,10 @@ class _Seeder:
                                         password_hash=_demo_password_hash()))
                 self.accounts.add(username)
                 self.created["staff_accounts"] += 1
+        self.s.flush()
+        from .demo_activity import seed_activity
+
+        seed_activity(self)
         self.s.flush()
 
     def county(self, city: Region, data: dict) -> None:

@@ -223,7 +223,14 @@ describe('consultation meetings', () => {
     expect(f.meetingView({ ...base, my_invitation: resident }).canSubstitute).toBe(false)
     expect(f.meetingView({ ...base, my_invitation: null, can_manage: true })).toMatchObject({
       invited: false, canAnswer: false, canCheckIn: false, canManage: true, canLock: true, canShowCode: true,
+      canInvite: true, canRecord: false,
     })
+    const manager = { ...base, my_invitation: null, can_manage: true }
+    expect(f.meetingView({ ...manager, list_locked_at: '2026-12-08T02:00:00Z' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(f.meetingView({ ...manager, state: 'held' })).toMatchObject({ canInvite: false, canRecord: true })
+    expect(f.meetingView({ ...manager, state: 'concluded' })).toMatchObject({ canInvite: false, canRecord: true })
+    expect(f.meetingView({ ...manager, state: 'cancelled' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(f.meetingView({ ...base, state: 'held' })).toMatchObject({ canInvite: false, canRecord: false })
   })
 
   test("the convenor's tallies: 委派 only when someone sent a substitute, the number unanswered", () => {

@@ -458,6 +458,10 @@ function meetingView(body) {
     canManage,
     canLock: canManage && scheduled && !listLocked,
     canShowCode: canManage && (scheduled || state === 'held'),
+    // The convenor's other pages: inviting until the list is confirmed; the minutes and the
+    // opinion list once the meeting has started (the server refuses them before).
+    canInvite: canManage && scheduled && !listLocked,
+    canRecord: canManage && (state === 'held' || state === 'concluded'),
   }
 }
 

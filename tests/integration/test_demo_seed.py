@@ -238,3 +238,32 @@ def test_make_run_demo_switch(app):
     assert wants_demo(production, {}) is False
     with pytest.raises(ConfigError, match="正式环境不得载入"):
         wants_demo(production, {"DEMO_DATA": "1"})
+
+
+def test_demo_shows_the_whole_path_on_the_first_town_room(session):
+    """Suggestions with support, one taken up into an approved topic (D8), research done
+    (D11), a consultation next week with invitations by group (D9) and notices out."""
+    from sqlalchemy import func
+
+    from app.consultations.models import Consultation, Invitation, ResearchTask
+    from app.notify.models import OutboxMessage
+    from app.suggestions.models import Suggestion, Vote
+    from app.topics.models import Topic, TopicState
+
+    _seed(session)
+    sugs = session.scalars(select(Suggestion).order_by(Suggestion.id)).all()
+    assert [s.title for s in sugs][:3] == ["老旧小区加装电梯", "菜市场周边停车难", "小区路灯损坏多日未修"]
+    for s in sugs:
+        rows = session.scalar(select(func.count()).select_from(Vote)
+                              .where(Vote.suggestion_id == s.id))
+        assert s.vote_count == rows > 0
+    topic = session.scalar(select(Topic))
+    assert topic.state is TopicState.approved and sugs[0].topic_id == topic.id
+    assert session.scalar(select(ResearchTask)).completed_at is not None
+    c = session.scalar(select(Consultation))
+    assert c.state.value == "scheduled" and c.notice_sent_at is not None
+    groups = {i.group.value for i in session.scalars(select(Invitation))}
+    assert {"member", "resident", "stakeholder"} <= groups
+    assert session.scalar(select(func.count()).select_from(OutboxMessage)
+                          .where(OutboxMessage.kind == "meeting_notice")) == len(
+        session.scalars(select(Invitation)).all())

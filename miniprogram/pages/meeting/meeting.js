@@ -8,11 +8,13 @@
 // the code shown in the room.
 // For the convenor (can_manage): the answers by group with names and decline reasons, confirming
 // the final list (after a wx.showModal), and the check-in QR code, refreshed every minute while
-// it is shown.
+// it is shown; links to 邀请参加人员 (pages/invite, until the list is confirmed) and, once the
+// meeting has started, to 会议记录 (pages/minutes) and 意见清单 (pages/opinions).
 // 401 is handled by utils/request.js (log in, retry once); refusals show the server's Chinese
 // message.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
+const { confirmModal } = require('../../utils/modal')
 const {
   meetingView, attendanceView, meetingInfoText, formatTime, clockText,
 } = require('../../utils/format')
@@ -33,16 +35,6 @@ const CODE_REFRESH_MS = 60 * 1000
 // Refusals after which the page shows the meeting as it now is (the list was locked, the meeting
 // cancelled or held meanwhile).
 const STALE_CODES = ['list_locked', 'consultation_cancelled', 'consultation_held']
-
-function confirmModal(options) {
-  return new Promise(resolve => {
-    wx.showModal({
-      ...options,
-      success: res => resolve(Boolean(res && res.confirm)),
-      fail: () => resolve(false),
-    })
-  })
-}
 
 function scanQrCode() {
   return new Promise((resolve, reject) => {
@@ -114,10 +106,16 @@ Component({
         this._shown = true
         return Promise.resolve()
       }
-      if (!this.data.qr.visible) return Promise.resolve()
+      // Back from the convenor's invite or opinion page: the list or the state may have changed.
+      const work = []
+      if (this._refreshOnShow) {
+        this._refreshOnShow = false
+        work.push(this.refresh())
+      }
+      if (!this.data.qr.visible) return Promise.all(work)
       keepScreenOn(true)
       this.startCodeTimer()
-      return this.fetchCode()
+      return Promise.all(work.concat([this.fetchCode()]))
     },
 
     onHide() {
@@ -409,6 +407,23 @@ Component({
       } finally {
         this.setData({ locking: false })
       }
+    },
+
+    // The convenor's pages for this meeting.
+    onOpenInvite() {
+      if (!this.data.m || !this.data.m.canInvite) return
+      this._refreshOnShow = true
+      wx.navigateTo({ url: `/pages/invite/invite?id=${this.data.id}` })
+    },
+
+    onOpenMinutes() {
+      if (this.data.m && this.data.m.canRecord) wx.navigateTo({ url: `/pages/minutes/minutes?id=${this.data.id}` })
+    },
+
+    onOpenOpinions() {
+      if (!this.data.m || !this.data.m.canRecord) return
+      this._refreshOnShow = true
+      wx.navigateTo({ url: `/pages/opinions/opinions?id=${this.data.id}` })
     },
 
     async onShowCode() {

@@ -880,3 +880,78 @@ test('a network failure shows the message and 重新加载 tries again', async (
   await waitFor(() => has(page, 'topic'))
   expect(textOf(page.querySelector('.topic'))).toBe('老旧小区加装电梯')
 })
+
+// --- links to the convenor's other pages --------------------------------------------------------
+
+test('the convenor opens 邀请参加人员 while the list is open; no minutes or opinions before the meeting', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  meetingServer({ body: convenorMeeting() })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  expect(textOf(page.querySelector('.invite-btn'))).toBe('邀请参加人员、发送会议通知')
+  expect(has(page, 'minutes-btn')).toBe(false)
+  expect(has(page, 'opinions-btn')).toBe(false)
+  tap(page, 'invite-btn')
+  await waitFor(() => env.navigateTo.mock.calls.length > 0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/invite/invite?id=5' })
+})
+
+test('back from the invite page, the meeting and the answers are read again (once)', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  let invitedMore = false
+  const server = meetingServer({
+    body: convenorMeeting(),
+    extra: req => (req.path === `${DETAIL}/invitations` && invitedMore
+      ? { status: 200, body: attendanceBody({ warnings: ['人员构成缺少利益相关方'] }) }
+      : undefined),
+  })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  await page.instance.onShow() // WeChat's first onShow, right after onLoad
+  const before = server.calls.length
+
+  tap(page, 'invite-btn')
+  await waitFor(() => env.navigateTo.mock.calls.length > 0)
+  invitedMore = true
+  await page.instance.onShow()
+  expect(server.calls.slice(before).map(c => `${c.method} ${c.path}`).sort()).toEqual([
+    `GET ${DETAIL}`, `GET ${DETAIL}/briefing`, `GET ${DETAIL}/invitations`,
+  ])
+  expect(textOf(page.querySelector('.convenor'))).toContain('人员构成缺少利益相关方')
+  const after = server.calls.length
+  await page.instance.onShow()
+  expect(server.calls.length).toBe(after)
+})
+
+test('after the list is confirmed there is no invite link; an invitee sees none of the links', async () => {
+  installWx({ storage: LOGGED_IN })
+  meetingServer({ body: convenorMeeting({ list_locked_at: '2026-12-08T02:00:00Z' }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(has(page, 'convenor')).toBe(true)
+  expect(has(page, 'invite-btn')).toBe(false)
+
+  installWx({ storage: LOGGED_IN })
+  meetingServer({ body: meeting({ state: 'held', state_label: '已召开' }) })
+  const other = renderPage(simulate, pageId)
+  await open(other)
+  for (const cls of ['invite-btn', 'minutes-btn', 'opinions-btn']) expect(has(other, cls)).toBe(false)
+})
+
+test.each([
+  ['held', '已召开'],
+  ['concluded', '已形成意见清单'],
+])('once the meeting is %s the convenor opens 会议记录 and 意见清单', async (state, label) => {
+  const env = installWx({ storage: LOGGED_IN })
+  meetingServer({ body: convenorMeeting({ state, state_label: label }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  expect(has(page, 'invite-btn')).toBe(false)
+  tap(page, 'minutes-btn')
+  await waitFor(() => env.navigateTo.mock.calls.length === 1)
+  tap(page, 'opinions-btn')
+  await waitFor(() => env.navigateTo.mock.calls.length === 2)
+  expect(env.navigateTo.mock.calls.map(c => c[0].url)).toEqual(['/pages/minutes/minutes?id=5', '/pages/opinions/opinions?id=5'])
+})
