@@ -7,6 +7,7 @@ from flask import Blueprint
 from ..api import endpoint
 from ..auth.current import require_person
 from ..db import get_session
+from ..idempotency import idempotent
 from . import checkin
 from .models import Attendance, MinutesEntry
 from .rules import GROUP_LABELS
@@ -82,8 +83,10 @@ def attendance(consultation_id: int):
 @endpoint(bp, "/consultations/<int:consultation_id>/minutes", methods=("POST",),
           summary="记录发言", tags=[TAG], body=SpeechIn, response=MinutesOut, status=201,
           auth="login")
+@idempotent
 def add_speech(consultation_id: int, body: SpeechIn):
-    """按发言顺序记录：发言人、所属群体、发言内容（D16：群众先发言、多发言）。"""
+    """按发言顺序记录：发言人、所属群体、发言内容（D16：群众先发言、多发言）。可带
+    Idempotency-Key 请求头：网络不好重试时不会把同一段发言记两次。"""
     session = get_session()
     person = require_person()
     checkin.add_speech(session, actor=person, consultation_id=consultation_id,

@@ -8,6 +8,7 @@ from sqlalchemy import select
 from ..api import endpoint
 from ..auth.current import require_person
 from ..db import get_session, utcnow
+from ..idempotency import idempotent
 from ..crypto import mask_name
 from ..org.models import Person, Platform
 from ..topics.models import Topic
@@ -62,9 +63,11 @@ def _detail(session, consultation_id: int, status: int = 200):
 
 @endpoint(bp, "/topics/<int:topic_id>/consultations", methods=("POST",), summary="安排协商会议",
           tags=[TAG], body=ConsultationIn, response=ConsultationOut, status=201, auth="login")
+@idempotent
 def schedule(topic_id: int, body: ConsultationIn):
     """议题审定后，召集人或政协工作人员安排协商会议（时间、地点、议程）。一个议题同时只能有一场
-    安排中的会议。安排后再邀请参加人员并发送会议通知。"""
+    安排中的会议。安排后再邀请参加人员并发送会议通知。可带 Idempotency-Key 请求头（网络不好重试时
+    返回第一次的结果，不会因“已有安排中的会议”而失败）。"""
     session = get_session()
     c = services.schedule_consultation(session, actor=require_person(), topic_id=topic_id,
                                        **body.model_dump())

@@ -29,7 +29,8 @@ ROUTING_STATE_LABELS = {RoutingState.waiting: "待上一环节转送", RoutingSt
 
 def item_out(i: OpinionItem) -> OpinionItemOut:
     return OpinionItemOut(seq=i.seq, text=i.text, raised_by=i.raised_by,
-                          raised_by_label=GROUP_LABELS[i.raised_by], scope=i.scope,
+                          raised_by_label=GROUP_LABELS[i.raised_by],
+                          raised_by_person_id=i.raised_by_person_id, scope=i.scope,
                           scope_label=SCOPE_LABELS[i.scope])
 
 

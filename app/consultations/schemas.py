@@ -328,6 +328,7 @@ class OpinionItemOut(BaseModel):
     text: str
     raised_by: InviteGroup
     raised_by_label: str
+    raised_by_person_id: int | None = Field(None, description="提出人（如有记录）")
     scope: OpinionScope
     scope_label: str
 

@@ -99,8 +99,10 @@ def _check_time_and_place(platform: Platform, *, starts_at: datetime, ends_at: d
         raise ValidationFailed("结束时间应晚于开始时间", code="ends_before_start")
     if (ends_at - starts_at).total_seconds() > 12 * 3600:
         raise ValidationFailed("一次协商活动不超过 12 小时", code="meeting_too_long")
-    if place_kind is PlaceKind.online and not online_url:
-        raise ValidationFailed("网上协商需要填写会议链接", code="online_url_required")
+    if place_kind is PlaceKind.online:
+        if not online_url:
+            raise ValidationFailed("网上协商需要填写会议链接", code="online_url_required")
+        place = place or "网上协商（会议链接见通知）"
     if place_kind is PlaceKind.venue:
         place = place or platform.venue_address
         if not place:

@@ -221,3 +221,17 @@ def test_a_double_tap_on_route_routes_once(client, app, world):
     assert codes == [200, 409, 409]
     with committed_session(app) as s:
         assert s.scalar(select(func.count()).select_from(OpinionRouting)) == 7
+
+
+def test_the_person_who_raised_an_opinion_is_kept_and_counts_in_their_ledger(client, app, world):
+    cid = held_meeting(client, app, world)
+    member = world["people"]["member"]
+    saved = ok(client.put(f"/api/consultations/{cid}/opinions", headers=as_(world, "conv_village"),
+                          json={"items": [{**ITEMS[0], "raised_by": "member",
+                                           "raised_by_person_id": member}, ITEMS[2]]}))
+    assert [i["raised_by_person_id"] for i in saved["items"]] == [member, None]
+    from app.workdays import CHINA_TZ
+    year = (utcnow() + timedelta(days=2)).astimezone(CHINA_TZ).year  # the meeting's China year
+    ledger = ok(client.get(f"/api/members/{member}/ledger?year={year}",
+                           headers=as_(world, "member")))
+    assert ledger["opinions"] == 1

@@ -164,3 +164,15 @@ def test_a_member_of_another_county_cannot_check_in_without_the_code(client, wor
         assert r.status_code == 404
         r = scan(client, world, cid, "other_member", "yshsl-checkin:1:1:deadbeef")
         assert r.status_code == 422
+
+
+def test_a_retried_speech_with_its_key_is_recorded_once(client, world, meeting):
+    cid = meeting["id"]
+    complete_research(client, world)
+    headers = {**as_(world, "conv_village"), "Idempotency-Key": "speech-5b1d2e70-0001"}
+    body = {"group": "resident", "text": "希望电梯费用按楼层分摊", "speaker_name": "王大爷"}
+    with time_machine.travel(meeting["start"] + timedelta(minutes=5), tick=False):
+        for _ in range(3):
+            r = client.post(f"/api/consultations/{cid}/minutes", json=body, headers=headers)
+            assert r.status_code == 201
+        assert [i["seq"] for i in r.json["items"]] == [1]

@@ -436,3 +436,17 @@ def test_suggested_residents_are_those_who_cared_about_the_topic(client, app, wo
     assert [i["person_id"] for i in left] == [p["resident2"], p["stakeholder"]]
     assert client.get(f"/api/consultations/{c['id']}/suggested-residents",
                       headers=as_(world, "resident")).status_code == 403
+
+
+def test_a_retried_schedule_with_its_key_returns_the_first_meeting(client, app, world):
+    headers = {**as_(world, "conv_village"), "Idempotency-Key": "sched-7f3a9c1e-0001"}
+    body = {**when(), "place_kind": "online", "online_url": "https://meeting.example.cn/r/88"}
+    first = client.post(f"/api/topics/{world['topics']['village']}/consultations", json=body,
+                        headers=headers)
+    again = client.post(f"/api/topics/{world['topics']['village']}/consultations", json=body,
+                        headers=headers)
+    assert first.status_code == again.status_code == 201, first.json
+    assert first.json["id"] == again.json["id"]
+    assert first.json["place"] == "网上协商（会议链接见通知）"  # online needs no place text
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Consultation)) == 1
