@@ -102,11 +102,16 @@ def topic_detail(topic_id: int):
 
 
 @endpoint(bp, "/me/reviews", summary="我的审核待办", tags=[TAG], response=ReviewList,
-          auth=services.REVIEW)
+          auth="login")
 def my_reviews():
+    """代表机构审核的人员：本人所在机构待办理的审核步骤（办理期限近的在前）。没有审核身份的人
+    得到空列表（与 /api/me/opinion-inbox 一致）。"""
     session = get_session()
     steps = services.pending_reviews(session, require_person())
+    names = dict(session.execute(select(Body.id, Body.name).where(
+        Body.id.in_({s.body_id for s in steps}))).all()) if steps else {}
     return ReviewList(items=[ReviewItem(
         step_id=s.id, topic_id=s.topic_id, topic_title=s.topic.title,
         platform_id=s.topic.platform_id, kind=s.kind, kind_label=STEP_KIND_LABELS[s.kind],
-        body_id=s.body_id, due_on=s.due_on) for s in steps])
+        body_id=s.body_id, body_name=names.get(s.body_id, ""), due_on=s.due_on)
+        for s in steps])

@@ -82,6 +82,7 @@ class ReviewItem(BaseModel):
     kind: StepKind
     kind_label: str
     body_id: int
+    body_name: str = Field(default="", description="代表哪个机构审核")
     due_on: date | None
 
 

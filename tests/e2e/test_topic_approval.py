@@ -125,6 +125,7 @@ def test_each_d8_path_end_to_end(client, app, world, room, reviewers):
         # The reviewer sees it in their queue.
         queue = client.get("/api/me/reviews", headers=as_(world, who)).json["items"]
         assert [i["step_id"] for i in queue] == [step["id"]]
+        assert queue[0]["body_name"] == step["body_name"]
         r = act(client, world, who, topic_id, step["id"], note="同意")
         assert r.status_code == 200, r.json
         topic = r.json
@@ -260,3 +261,9 @@ def test_chain_with_an_unregistered_body_is_refused_clearly(client, app, world):
     assert "本级党组织" in r.json["message"]
     topic = client.get(f"/api/topics/{topic_id}", headers=as_(world, "conv_village")).json
     assert topic["state"] == "draft" and topic["steps"] == []
+
+
+def test_someone_without_a_review_role_has_an_empty_queue(client, world):
+    r = client.get("/api/me/reviews", headers=as_(world, "resident"))
+    assert r.status_code == 200 and r.json == {"items": []}
+    assert client.get("/api/me/reviews").status_code == 401

@@ -78,6 +78,10 @@ Component({
       wx.navigateTo({ url: '/pages/meetings/meetings' })
     },
 
+    onOpenReviews() {
+      wx.navigateTo({ url: '/pages/review/review' })
+    },
+
     onOpenPlatform(event) {
       wx.navigateTo({ url: `/pages/platform/platform?id=${event.currentTarget.dataset.id}` })
     },

@@ -78,6 +78,19 @@ test('"我的会议" opens the list of the meetings I am invited to', async () =
   expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/meetings/meetings' })
 })
 
+test('"待办审核" is shown to everyone logged in and opens the review page', async () => {
+  const env = installWx()
+  meServer({ me: meBody({ roles: [role('resident', '群众')] }) })
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+
+  expect(textOf(page.querySelector('.my-reviews'))).toBe('待办审核 代表党委、政府、政协党组或专委会：审核议题，处理收到的协商意见清单 查看待办审核 ›')
+  page.querySelector('.my-reviews').dispatchEvent('tap')
+  await simulate.sleep(0)
+
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/review/review' })
+})
+
 test('without a phone: "未绑定" and a getPhoneNumber button; binding shows the masked phone', async () => {
   const env = installWx()
   const me = NO_PHONE
