@@ -251,7 +251,7 @@ class OpinionRouting(Base):
     state: Mapped[RoutingState] = mapped_column(enum_column(RoutingState))
     decided_by_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"))
     decided_at: Mapped[datetime | None] = mapped_column()
-    note: Mapped[str | None] = mapped_column(String(500))
+    note: Mapped[str | None] = mapped_column(String(1000))
 
     __table_args__ = (UniqueConstraint("list_id", "scope", "body_id"),
                       Index("ix_opinion_routings_list", "list_id"))

@@ -215,6 +215,9 @@ def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = 
     if row.state is not RoutingState.pending:
         raise Conflict("该意见清单已处理", code="routing_decided")
     note = " ".join((note or "").split()) or None
+    if row.action is RouteAction.receive and not forward:
+        raise ValidationFailed("接收机构只需确认收到；如有意见请在备注中说明",
+                               code="receive_only")
     if row.action is RouteAction.review and not forward and not note:
         raise ValidationFailed("暂不转送时请说明理由", code="note_required")
     row.state = (RoutingState.received if row.action is RouteAction.receive else

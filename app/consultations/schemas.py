@@ -360,8 +360,8 @@ class OpinionListOut(BaseModel):
 
 class DecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    forward: bool = Field(default=True, description="政协党组审核：true 转送党委政府 / false 暂不转送（须说明理由）；接收机构：确认收到")
-    note: str | None = Field(default=None, max_length=500)
+    forward: bool = Field(default=True, description="政协党组审核：true 转送党委政府 / false 暂不转送（须说明理由）；接收机构：确认收到（只能为 true）")
+    note: str | None = Field(default=None, max_length=1000, description="备注或理由（最多 1000 字）")
 
 
 class InboxEntry(BaseModel):

@@ -166,7 +166,7 @@ def upgrade() -> None:
     sa.Column('state', sa.Enum('waiting', 'pending', 'forwarded', 'received', 'held_back', name='routingstate', native_enum=False, length=32), nullable=False),
     sa.Column('decided_by_id', sa.Integer(), nullable=True),
     sa.Column('decided_at', app.db.UTCDateTime(timezone=True), nullable=True),
-    sa.Column('note', sa.String(length=500), nullable=True),
+    sa.Column('note', sa.String(length=1000), nullable=True),
     sa.ForeignKeyConstraint(['body_id'], ['bodies.id'], name=op.f('fk_opinion_routings_body_id_bodies')),
     sa.ForeignKeyConstraint(['decided_by_id'], ['people.id'], name=op.f('fk_opinion_routings_decided_by_id_people')),
     sa.ForeignKeyConstraint(['list_id'], ['opinion_lists.id'], name=op.f('fk_opinion_routings_list_id_opinion_lists')),

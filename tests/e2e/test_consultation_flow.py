@@ -126,6 +126,9 @@ def test_full_consultation_and_routing(client, app, world, room):
     ok(client.post(f"/api/opinion-routings/{entry['routing']['id']}/decision",
                    json={"forward": True}, headers=as_(world, "rev_county_pg")))
     pc_entry, = ok(client.get("/api/me/opinion-inbox", headers=as_(world, "rev_county_pc")))["items"]
+    r = client.post(f"/api/opinion-routings/{pc_entry['routing']['id']}/decision",
+                    json={"forward": False}, headers=as_(world, "rev_county_pc"))
+    assert r.status_code == 422 and r.json["error"] == "receive_only"  # receiving is not judging
     done = ok(client.post(f"/api/opinion-routings/{pc_entry['routing']['id']}/decision",
                           json={}, headers=as_(world, "rev_county_pc")))
     assert done["state"] == "received"
