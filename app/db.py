@@ -11,7 +11,9 @@ from typing import Iterator
 
 from flask import current_app, g, has_app_context
 from sqlalchemy import DateTime, MetaData, create_engine, event
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -136,3 +138,24 @@ def get_session() -> Session:
         session = get_db().new_session()
         g.db_session = session
     return session
+
+
+def insert_ignoring_duplicate(session: Session, table, values: dict,
+                              unique_columns: list[str]) -> bool:
+    """INSERT … ON CONFLICT (unique_columns) DO NOTHING in the caller's transaction; True when
+    this call inserted the row. The database's UNIQUE constraint decides between concurrent
+    callers (one vote per person, one follow, one idempotency claim), never a read first."""
+    dialect = session.get_bind().dialect.name
+    if dialect in ("postgresql", "sqlite"):
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        pk = list(table.primary_key.columns)[0]
+        stmt = insert(table).values(**values).on_conflict_do_nothing(
+            index_elements=unique_columns).returning(pk)
+        # A row comes back only when inserted (not rowcount: psycopg reports -1 with RETURNING).
+        return session.execute(stmt).first() is not None
+    try:  # pragma: no cover - portable fallback for other databases
+        with session.begin_nested():
+            session.execute(table.insert().values(**values))
+        return True
+    except IntegrityError:  # pragma: no cover
+        return False

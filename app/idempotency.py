@@ -17,11 +17,9 @@ from pydantic import BaseModel
 from sqlalchemy import (
     JSON, ForeignKey, Integer, String, UniqueConstraint, and_, delete, select, update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from .db import Base, utcnow
+from .db import Base, insert_ignoring_duplicate, utcnow
 from .errors import AppError, Conflict
 
 log = logging.getLogger(__name__)
@@ -167,20 +165,8 @@ class Claim:
 
 
 def _insert_claim(session: Session, values: dict) -> bool:
-    """INSERT … ON CONFLICT (person_id, key) DO NOTHING; True when this request claimed it."""
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(_records).values(**values).on_conflict_do_nothing(
-            index_elements=["person_id", "key"]).returning(_records.c.id)
-        # A row comes back only when inserted (rowcount is -1 with RETURNING on psycopg).
-        return session.execute(stmt).first() is not None
-    try:  # pragma: no cover - portable fallback for other databases
-        with session.begin_nested():
-            session.execute(_records.insert().values(**values))
-        return True
-    except IntegrityError:  # pragma: no cover
-        return False
+    """True when this request claimed the key (UNIQUE person_id, key)."""
+    return insert_ignoring_duplicate(session, _records, values, ["person_id", "key"])
 
 
 def _load(session: Session, person_id: int, key: str):

@@ -26,11 +26,9 @@ import re
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from ..db import utcnow
+from ..db import insert_ignoring_duplicate, utcnow
 from ..notify.models import NOTICE_KINDS, OutboxMessage
 from ..notify.services import fan_out
 from .models import Follow, Suggestion, TimelineEntry
@@ -64,21 +62,8 @@ def _subject(suggestion_id: int | None, topic_id: int | None) -> tuple[str, int]
 
 
 def _insert_follow_ignoring_duplicate(session: Session, values: dict, column: str) -> bool:
-    """INSERT … ON CONFLICT (<subject>, person_id) DO NOTHING; True if a row was inserted."""
-    table = Follow.__table__
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(table).values(**values).on_conflict_do_nothing(
-            index_elements=[column, "person_id"]).returning(table.c.id)
-        # RETURNING yields a row only when inserted (rowcount is unreliable with RETURNING).
-        return session.execute(stmt).first() is not None
-    try:  # pragma: no cover - portable fallback for other databases
-        with session.begin_nested():
-            session.execute(table.insert().values(**values))
-        return True
-    except IntegrityError:  # pragma: no cover
-        return False
+    """True if a row was inserted (UNIQUE <subject>, person_id)."""
+    return insert_ignoring_duplicate(session, Follow.__table__, values, [column, "person_id"])
 
 
 def _bump_follower_count(session: Session, suggestion_id: int, delta: int) -> None:

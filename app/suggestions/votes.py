@@ -24,12 +24,10 @@ from dataclasses import dataclass
 
 import redis
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..auth import ratelimit
-from ..db import utcnow
+from ..db import insert_ignoring_duplicate, utcnow
 from ..errors import Conflict, NotFound
 from ..org.models import Person, Platform, Region
 from .models import Suggestion, SuggestionState, Vote
@@ -100,22 +98,10 @@ def _may_moderate(session: Session, person: Person, row) -> bool:
 
 
 def _insert_vote(session: Session, suggestion_id: int, person_id: int) -> bool:
-    """INSERT … ON CONFLICT (suggestion_id, person_id) DO NOTHING; True when a row was added."""
-    values = {"suggestion_id": suggestion_id, "person_id": person_id, "created_at": utcnow()}
-    dialect = session.get_bind().dialect.name
-    if dialect in ("postgresql", "sqlite"):
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        stmt = insert(_votes).values(**values).on_conflict_do_nothing(
-            index_elements=["suggestion_id", "person_id"]).returning(_votes.c.id)
-        # A row comes back only when inserted. (Not rowcount: with RETURNING — which SQLAlchemy
-        # adds implicitly on PostgreSQL for the primary key — psycopg reports -1.)
-        return session.execute(stmt).first() is not None
-    try:  # pragma: no cover - portable fallback for other databases
-        with session.begin_nested():
-            session.execute(_votes.insert().values(**values))
-        return True
-    except IntegrityError:  # pragma: no cover
-        return False
+    """True when a row was added (UNIQUE suggestion_id, person_id: one vote per person)."""
+    return insert_ignoring_duplicate(
+        session, _votes, {"suggestion_id": suggestion_id, "person_id": person_id,
+                          "created_at": utcnow()}, ["suggestion_id", "person_id"])
 
 
 def _move_count(session: Session, suggestion_id: int, delta: int, *, touch: bool,
