@@ -9,7 +9,7 @@ from typing import Any, Callable
 from sqlalchemy.orm import Session
 
 from app.auth.maintenance import purge_expired_sessions
-from app.consultations.services import send_due_briefings
+from app.consultations.briefing import send_due_briefings
 from app.idempotency import purge_idempotency_records
 from app.suggestions.uploads import purge_orphan_uploads
 

@@ -12,7 +12,8 @@ from ..idempotency import idempotent
 from ..crypto import mask_name
 from ..org.models import Person, Platform
 from ..topics.models import Topic
-from . import services
+from . import invitees, services
+from . import briefing as briefings
 from .ics import meeting_ics
 from .models import (
     ANSWER_LABELS, CONSULTATION_STATE_LABELS, PLACE_KIND_LABELS, Attendance, Consultation,
@@ -129,16 +130,8 @@ def invite(consultation_id: int, body: InviteIn):
     会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。"""
     session = get_session()
     person = require_person()
-    c = services.managed_consultation(session, consultation_id, person)
-    platform = session.get(Platform, c.platform_id)
-    pairs = []
-    for i in body.invitees:
-        pid = i.person_id
-        if pid is None:
-            pid = services.person_by_phone(session, actor=person, name=i.name or "",
-                                           phone=i.phone, home_region_id=platform.region_id).id
-        pairs.append((pid, i.group))
-    services.invite(session, actor=person, consultation_id=consultation_id, invitees=pairs)
+    invitees.invite_people(session, actor=person, consultation_id=consultation_id,
+                           invitees=[invitees.Invitee(**i.model_dump()) for i in body.invitees])
     session.commit()
     return _attendance(session, services.managed_consultation(session, consultation_id, person))
 
@@ -156,7 +149,7 @@ def attendance(consultation_id: int):
           summary="建议邀请的政协委员", tags=[TAG], response=SuggestedMembers, auth="login")
 def suggested_members(consultation_id: int):
     """先邀请本平台联系的委员，再邀请他们所在履职小组的其他委员（D29）。已邀请的不再列出。"""
-    rows = services.suggested_members(get_session(), actor=require_person(),
+    rows = invitees.suggested_members(get_session(), actor=require_person(),
                                       consultation_id=consultation_id)
     return SuggestedMembers(items=[SuggestedMember(**vars(r)) for r in rows])
 
@@ -166,7 +159,7 @@ def suggested_members(consultation_id: int):
 def suggested_residents(consultation_id: int):
     """提出、支持或关注了本议题相关建议的群众（姓名打码），可作为群众代表或利益相关方邀请
     （D9/D10）。已邀请的不再列出。"""
-    rows = services.suggested_residents(get_session(), actor=require_person(),
+    rows = invitees.suggested_residents(get_session(), actor=require_person(),
                                         consultation_id=consultation_id)
     return SuggestedMembers(items=[SuggestedMember(**vars(r)) for r in rows])
 
@@ -189,7 +182,7 @@ def send_briefing(consultation_id: int):
     """D15 会前通报：议题、调研情况、议程。议题没有完成的调研记录时返回 409 `research_required`
     （D11 不调研不协商）。到了设定的天数也会由定时任务自动发送；重复发送不会重复通知。"""
     session = get_session()
-    n = services.send_briefing(session, consultation_id=consultation_id, actor=require_person())
+    n = briefings.send_briefing(session, consultation_id=consultation_id, actor=require_person())
     session.commit()
     return SendOut(sent=True, warnings=[], recipients=n)
 
@@ -199,7 +192,7 @@ def send_briefing(consultation_id: int):
 def briefing(consultation_id: int):
     session = get_session()
     c = services.get_consultation_or_404(session, consultation_id, require_person())
-    return BriefingOut(consultation_id=c.id, text=services.briefing_text(session, c),
+    return BriefingOut(consultation_id=c.id, text=briefings.briefing_text(session, c),
                        research_done=has_completed_research(session, c.topic_id))
 
 

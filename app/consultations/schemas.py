@@ -157,7 +157,7 @@ class InviteeIn(BaseModel):
     @model_validator(mode="after")
     def _one_way(self) -> "InviteeIn":
         if (self.person_id is None) == (self.phone is None):
-            raise ValueError("person_id 和 phone 二选一")
+            raise ValueError("请选择已登记的人员，或填写手机号和姓名（二选一）")
         return self
 
 

@@ -26,8 +26,7 @@ from ..workdays import CHINA_TZ
 from .models import (
     PLACE_KIND_LABELS, Answer, Consultation, ConsultationState, Invitation, PlaceKind,
 )
-from .research import has_completed_research, research_of
-from .rules import GROUP_LABELS, SUBSTITUTABLE, InviteGroup, briefing_due_at, composition_warnings
+from .rules import GROUP_LABELS, SUBSTITUTABLE, InviteGroup, composition_warnings
 
 ACTIVE = (ConsultationState.scheduled, ConsultationState.held)
 REASON_MAX = 200
@@ -42,12 +41,12 @@ def calendar_link(consultation_id: int) -> str:
     return f"/api/consultations/{consultation_id}/calendar.ics"
 
 
-def _when(c: Consultation) -> str:
+def when_text(c: Consultation) -> str:
     start, end = c.starts_at.astimezone(CHINA_TZ), c.ends_at.astimezone(CHINA_TZ)
     return f"{start:%Y年%m月%d日 %H:%M}–{end:%H:%M}"
 
 
-def _where(c: Consultation) -> str:
+def where_text(c: Consultation) -> str:
     return f"{PLACE_KIND_LABELS[c.place_kind]}：{c.place}"
 
 
@@ -81,7 +80,7 @@ def my_invitation(session: Session, consultation_id: int, person_id: int) -> Inv
                                                    Invitation.person_id == person_id))
 
 
-def _open(c: Consultation) -> None:
+def ensure_open(c: Consultation) -> None:
     if c.state is ConsultationState.cancelled:
         raise Conflict("该协商活动已取消", code="consultation_cancelled")
     if c.state is not ConsultationState.scheduled:
@@ -142,39 +141,12 @@ def schedule_consultation(session: Session, *, actor: Person, topic_id: int,
 
 # --- invitations -------------------------------------------------------------------------------------
 
-def person_by_phone(session: Session, *, actor: Person, name: str, phone: str,
-                    home_region_id: int | None) -> Person:
-    """The person with this mobile number, or a new record (name + encrypted phone) that the
-    resident's WeChat login merges into when they bind the same number (app/auth/services.py).
-    How a village convenor invites a neighbour who has never used the mini-program."""
-    from ..crypto import get_cipher, normalise_phone
-    from ..org import factories
-
-    try:
-        number = normalise_phone(phone)
-    except ValueError:
-        raise ValidationFailed("手机号格式不正确（仅支持中国大陆手机号）", code="invalid_phone") from None
-    found = session.scalar(select(Person).where(
-        Person.phone_hash == get_cipher().lookup_hash(number)))
-    if found is not None:
-        return found
-    name = " ".join((name or "").split())
-    if not name:
-        raise ValidationFailed("请填写被邀请人的姓名", code="name_required")
-    from ..org.models import Region
-    person = factories.create_person(
-        session, name=name[:40], phone=number,
-        home_region=session.get(Region, home_region_id) if home_region_id else None)
-    record(session, actor_id=actor.id, action="person.create_for_invitation",
-           object_type="person", object_id=person.id, after={"name": person.name})
-    return person
-
 def invite(session: Session, *, actor: Person, consultation_id: int,
            invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
     """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
     per person: a UNIQUE constraint). After the notices went out, newcomers get theirs now."""
     c = managed_consultation(session, consultation_id, actor)
-    _open(c)
+    ensure_open(c)
     if c.list_locked_at is not None:
         raise Conflict("名单已确认，不能再邀请", code="list_locked")
     ids = [pid for pid, _ in invitees]
@@ -234,15 +206,15 @@ def list_warnings(session: Session, c: Consultation) -> list[str]:
 
 # --- notices -----------------------------------------------------------------------------------------
 
-def _topic(session: Session, c: Consultation) -> Topic:
+def topic_of(session: Session, c: Consultation) -> Topic:
     return session.get(Topic, c.topic_id)
 
 
 def _send_notice(session: Session, c: Consultation, person_ids: list[int]) -> None:
-    topic = _topic(session, c)
+    topic = topic_of(session, c)
     fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
             recipient_ids=person_ids, title="协商会议通知",
-            body=f"邀请您参加“{topic.title}”协商会议，时间：{_when(c)}，{_where(c)}。"
+            body=f"邀请您参加“{topic.title}”协商会议，时间：{when_text(c)}，{where_text(c)}。"
                  "请在小程序中回复是否参加。",
             link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
                                               "calendar": calendar_link(c.id)})
@@ -260,7 +232,7 @@ def send_notices(session: Session, *, actor: Person, consultation_id: int,
     """The meeting notice to everyone invited. D9: when the list lacks members, residents or
     stakeholders, nothing is sent unless the convenor confirms (`confirm`)."""
     c = managed_consultation(session, consultation_id, actor)
-    _open(c)
+    ensure_open(c)
     people = [i.person_id for i in invitations_of(session, c.id)]
     if not people:
         raise Conflict("请先邀请参加人员", code="no_invitees")
@@ -282,7 +254,7 @@ def update_consultation(session: Session, *, actor: Person, consultation_id: int
     """Change time or place: the version goes up and everyone invited is told (D15 spirit:
     people must know what they are coming to)."""
     c = managed_consultation(session, consultation_id, actor)
-    _open(c)
+    ensure_open(c)
     before = snapshot(c)
     values = {k: getattr(c, k) for k in ("starts_at", "ends_at", "place_kind", "place",
                                          "online_url")}
@@ -304,11 +276,11 @@ def update_consultation(session: Session, *, actor: Person, consultation_id: int
     record(session, actor_id=actor.id, action="consultation.update", object_type="consultation",
            object_id=c.id, before=before, after=snapshot(c))
     if moved and c.notice_sent_at is not None:
-        topic = _topic(session, c)
+        topic = topic_of(session, c)
         fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
                 recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
-                title="协商会议变更", body=f"“{topic.title}”协商会议有变更，现定于{_when(c)}，"
-                                          f"{_where(c)}。",
+                title="协商会议变更", body=f"“{topic.title}”协商会议有变更，现定于{when_text(c)}，"
+                                          f"{where_text(c)}。",
                 link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
                                                   "calendar": calendar_link(c.id)})
     return c
@@ -317,7 +289,7 @@ def update_consultation(session: Session, *, actor: Person, consultation_id: int
 def cancel_consultation(session: Session, *, actor: Person, consultation_id: int,
                         reason: str) -> Consultation:
     c = managed_consultation(session, consultation_id, actor)
-    _open(c)
+    ensure_open(c)
     reason = " ".join((reason or "").split())
     if not reason:
         raise ValidationFailed("请说明取消原因", code="reason_required")
@@ -328,62 +300,13 @@ def cancel_consultation(session: Session, *, actor: Person, consultation_id: int
     record(session, actor_id=actor.id, action="consultation.cancel", object_type="consultation",
            object_id=c.id, after={"reason": c.cancelled_reason})
     if c.notice_sent_at is not None:
-        topic = _topic(session, c)
+        topic = topic_of(session, c)
         fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:cancelled",
                 recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
-                title="协商会议取消", body=f"原定{_when(c)}的“{topic.title}”协商会议已取消。"
+                title="协商会议取消", body=f"原定{when_text(c)}的“{topic.title}”协商会议已取消。"
                                           f"原因：{c.cancelled_reason}",
                 link=meeting_link(c.id), payload={"consultation_id": c.id, "cancelled": True})
     return c
-
-
-# --- D15: the briefing -------------------------------------------------------------------------------
-
-def briefing_text(session: Session, c: Consultation) -> str:
-    """Topic, research summary, agenda: what participants should know before they come."""
-    topic = _topic(session, c)
-    done = [t for t in research_of(session, topic.id) if t.completed_at is not None]
-    lines = [f"议题：{topic.title}", topic.description, f"时间：{_when(c)}", _where(c)]
-    if c.agenda:
-        lines.append("议程：" + "；".join(f"{n}. {item}" for n, item in enumerate(c.agenda, 1)))
-    lines.append("调研情况：" + ("；".join(f"{t.title}——{t.notes[:120]}" for t in done)
-                                 or "暂无已完成的调研"))
-    return "\n".join(lines)
-
-
-def send_briefing(session: Session, *, consultation_id: int, actor: Person | None = None
-                  ) -> int:
-    """D15 pre-consultation briefing to everyone invited who has not declined. D11 no research,
-    no consultation: refused until the topic has a completed research record. Sent once per
-    meeting version (dedupe key): a retry or a second scheduler sends nothing twice."""
-    c = (managed_consultation(session, consultation_id, actor) if actor is not None
-         else session.get(Consultation, consultation_id))
-    _open(c)
-    if not has_completed_research(session, c.topic_id):
-        raise Conflict("议题尚未完成调研，不能发送会前通报（不调研不协商）",
-                       code="research_required")
-    people = [i.person_id for i in invitations_of(session, c.id) if i.answer is not Answer.declined]
-    topic = _topic(session, c)
-    fan_out(session, kind="briefing", subject=f"consultation:{c.id}:v{c.version}",
-            recipient_ids=people, title="会前通报",
-            body=f"“{topic.title}”协商会议将于{_when(c)}召开，请提前了解议题和调研情况。",
-            link=meeting_link(c.id), payload={"consultation_id": c.id,
-                                              "calendar": calendar_link(c.id)})
-    if c.briefing_sent_at is None:
-        c.briefing_sent_at = utcnow()
-        record(session, actor_id=actor.id if actor else None, action="consultation.briefing",
-               object_type="consultation", object_id=c.id, after={"recipients": len(people)})
-    return len(people)
-
-
-def due_briefings(session: Session, now: datetime | None = None) -> list[int]:
-    """Consultations whose briefing is due and unsent (the scheduler's scan)."""
-    now = now or utcnow()
-    rows = session.scalars(select(Consultation).where(
-        Consultation.state == ConsultationState.scheduled,
-        Consultation.briefing_sent_at.is_(None), Consultation.notice_sent_at.is_not(None),
-        Consultation.starts_at > now))
-    return [c.id for c in rows if briefing_due_at(c.starts_at, c.briefing_days_before) <= now]
 
 
 # --- RSVP ----------------------------------------------------------------------------------------------
@@ -400,7 +323,7 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
     c = session.get(Consultation, consultation_id)
     if c.state is ConsultationState.held:
         raise Conflict("会议已经召开，不能再更改答复", code="consultation_held")
-    _open(c)
+    ensure_open(c)
     if c.list_locked_at is not None:
         raise Conflict("召集人已确认参会名单，如需变更请直接联系召集人", code="list_locked")
     answer = Answer(answer)
@@ -464,7 +387,7 @@ def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consu
     """The convenor confirms the final list: answers are frozen from now on. Idempotent."""
     c = managed_consultation(session, consultation_id, actor)
     if c.state not in ACTIVE:  # a convenor who forgot may still lock once the meeting began
-        _open(c)
+        ensure_open(c)
     if c.list_locked_at is None:
         c.list_locked_at = utcnow()
         c.list_locked_by_id = actor.id
@@ -480,92 +403,3 @@ def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consu
 
 def is_manager(session: Session, c: Consultation, person: Person) -> bool:
     return manages_platform(session, person, session.get(Platform, c.platform_id))
-
-
-def send_due_briefings(session: Session, now: datetime | None = None) -> dict:
-    """Scheduler job (D15): every briefing that is due goes out. One blocked by D11 (no
-    completed research yet) is not sent; the convenor is reminded once per meeting version."""
-    sent = blocked = 0
-    for cid in due_briefings(session, now):
-        try:
-            with session.begin_nested():
-                send_briefing(session, consultation_id=cid)
-            sent += 1
-        except Conflict as exc:
-            if exc.code != "research_required":
-                raise
-            blocked += 1
-            c = session.get(Consultation, cid)
-            platform = session.get(Platform, c.platform_id)
-            topic = _topic(session, c)
-            fan_out(session, kind="reminder", subject=f"consultation:{c.id}:v{c.version}:research",
-                    recipient_ids=[pid for pid in (platform.convenor_id, c.created_by_id) if pid],
-                    title="会前通报未能发送",
-                    body=f"“{topic.title}”协商会议的会前通报已到发送时间，但议题还没有完成的调研"
-                         "记录（不调研不协商）。请尽快完成调研。",
-                    link=meeting_link(c.id))
-    return {"sent": sent, "blocked": blocked}
-
-
-@dataclass
-class Suggested:
-    person_id: int
-    name: str
-    reason: str
-
-
-def suggested_members(session: Session, *, actor: Person, consultation_id: int
-                      ) -> list[Suggested]:
-    """CPPCC members to invite first (D29): the platform's linked members, then the other
-    members of their duty groups. Already invited people are left out."""
-    from ..org.models import PlatformMember, Role, RoleAssignment
-
-    c = managed_consultation(session, consultation_id, actor)
-    invited = set(session.scalars(select(Invitation.person_id).where(
-        Invitation.consultation_id == c.id)))
-    linked = session.execute(
-        select(Person.id, Person.name).join(PlatformMember, PlatformMember.person_id == Person.id)
-        .where(PlatformMember.platform_id == c.platform_id, Person.is_active.is_(True))
-        .order_by(Person.id)).all()
-    groups = set(session.scalars(select(RoleAssignment.duty_group_id).where(
-        RoleAssignment.person_id.in_([pid for pid, _ in linked]),
-        RoleAssignment.role == Role.member, RoleAssignment.is_active.is_(True),
-        RoleAssignment.duty_group_id.is_not(None)))) if linked else set()
-    same_group = session.execute(
-        select(Person.id, Person.name).join(RoleAssignment, RoleAssignment.person_id == Person.id)
-        .where(RoleAssignment.duty_group_id.in_(groups), RoleAssignment.role == Role.member,
-               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
-        .order_by(Person.id)).all() if groups else []
-    out: dict[int, Suggested] = {}
-    for pid, name in linked:
-        out.setdefault(pid, Suggested(pid, name, "本平台联系的委员"))
-    for pid, name in same_group:
-        out.setdefault(pid, Suggested(pid, name, "同一履职小组的委员"))
-    return [s for pid, s in out.items() if pid not in invited]
-
-
-def suggested_residents(session: Session, *, actor: Person, consultation_id: int
-                        ) -> list[Suggested]:
-    """Residents who care about the topic (D10 representatives are often among them): who
-    proposed, supported or followed the suggestions taken up into it, or follow the topic. Names
-    masked: the convenor invites them by id and need not learn more. Invited people left out."""
-    from ..crypto import mask_name
-    from ..suggestions.models import Follow, Suggestion, Vote
-
-    c = managed_consultation(session, consultation_id, actor)
-    invited = set(session.scalars(select(Invitation.person_id).where(
-        Invitation.consultation_id == c.id)))
-    taken = select(Suggestion.id).where(Suggestion.topic_id == c.topic_id)
-    sources = [
-        ("提出了相关建议", select(Suggestion.proposer_id).where(Suggestion.topic_id == c.topic_id)),
-        ("支持了相关建议", select(Vote.person_id).where(Vote.suggestion_id.in_(taken))),
-        ("关注了本议题", select(Follow.person_id).where(
-            (Follow.topic_id == c.topic_id) | Follow.suggestion_id.in_(taken))),
-    ]
-    out: dict[int, Suggested] = {}
-    for reason, ids in sources:
-        for pid, name in session.execute(select(Person.id, Person.name).where(
-                Person.id.in_(ids), Person.is_active.is_(True)).order_by(Person.id)):
-            if pid not in invited:
-                out.setdefault(pid, Suggested(pid, mask_name(name), reason))
-    return list(out.values())

@@ -10,7 +10,6 @@ import pytest
 import redis
 from sqlalchemy import func, select
 
-from app.auth import ratelimit
 from app.auth.current import open_session
 from app.auth.models import SessionKind
 from app.errors import Conflict
