@@ -200,6 +200,22 @@ def _to_response(result: Any, default_status: int):
     return jsonify(result), status
 
 
+_DOWNLOAD_TYPES = {
+    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    ".ics": "text/calendar",
+}
+
+
+def download(data: bytes | str, filename: str) -> Response:
+    """A file to save (Word, Excel, calendar); the Chinese file name survives (RFC 5987)."""
+    from urllib.parse import quote
+
+    mimetype = next(t for ext, t in _DOWNLOAD_TYPES.items() if filename.endswith(ext))
+    return Response(data, mimetype=mimetype, headers={
+        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
 def openapi_document(title: str, version: str) -> dict:
     models: set[type[BaseModel]] = set()
     for op in OPERATIONS:

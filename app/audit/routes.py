@@ -8,16 +8,12 @@ from typing import Any
 
 from flask import Blueprint
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import select
 
 from ..api import endpoint
 from ..auth.current import require_person
-from ..auth.permissions import reach
 from ..db import get_session
-from ..errors import Forbidden
-from ..org.models import Person
 from ..workdays import CHINA_TZ
-from .models import AuditEntry
+from . import services
 
 bp = Blueprint("audit", __name__, url_prefix="/api")
 ACTION = "audit.view"
@@ -62,12 +58,6 @@ class AuditPage(BaseModel):
     next_before_id: int | None = Field(None, description="下一页的 before_id；为空表示没有更多")
 
 
-def _require_city_wide(session, person: Person) -> None:
-    # A city-level path is "/<id>/"; a reach holding one covers every county.
-    if not any(p.count("/") == 2 for p in reach(session, person, ACTION).region_paths):
-        raise Forbidden("审计日志只对管理员和市级政协工作人员开放", code="audit_city_only")
-
-
 @endpoint(bp, "/audit", summary="审计日志", tags=["审计"], query=AuditQuery, response=AuditPage,
           auth=ACTION)
 def audit_log(query: AuditQuery):
@@ -75,22 +65,11 @@ def audit_log(query: AuditQuery):
     分页：把返回的 next_before_id 作为下一次请求的 before_id。仅管理员和市级工作人员可查看
     （县区工作人员 403 `audit_city_only`）。"""
     session = get_session()
-    _require_city_wide(session, require_person())
-    stmt = (select(AuditEntry, Person.name)
-            .outerjoin(Person, Person.id == AuditEntry.actor_id)
-            .order_by(AuditEntry.id.desc()).limit(query.limit + 1))
-    filters = {AuditEntry.action: query.action, AuditEntry.object_type: query.object_type,
-               AuditEntry.object_id: query.object_id, AuditEntry.actor_id: query.actor_id}
-    for column, value in filters.items():
-        if value is not None:
-            stmt = stmt.where(column == value)
-    if query.since is not None:
-        stmt = stmt.where(AuditEntry.at >= query.since)
-    if query.until is not None:
-        stmt = stmt.where(AuditEntry.at < query.until)
-    if query.before_id is not None:
-        stmt = stmt.where(AuditEntry.id < query.before_id)
-    rows = session.execute(stmt).all()
+    services.require_city_wide(session, require_person())
+    rows = services.list_entries(session, limit=query.limit, before_id=query.before_id,
+                                 since=query.since, until=query.until, action=query.action,
+                                 object_type=query.object_type, object_id=query.object_id,
+                                 actor_id=query.actor_id)
     more = len(rows) > query.limit
     rows = rows[:query.limit]
     items = [AuditEntryOut(id=e.id, at=e.at, actor_id=e.actor_id,

@@ -1,5 +1,6 @@
-"""The opinion list as documents (D17): a Word file in the formal style of a government list
-(title, platform, date, topic, numbered items) and a spreadsheet with one row per item."""
+"""Documents: the opinion list (D17) as a Word file in the formal style of a government list
+(title, platform, date, topic, numbered items) and as a spreadsheet with one row per item; the
+member ledger (D30) as a spreadsheet for the annual assessment."""
 from __future__ import annotations
 
 import io
@@ -89,6 +90,26 @@ def opinion_list_xlsx(d: ListDocument) -> bytes:
     ws.column_dimensions["D"].width = 16
     for row in ws.iter_rows(min_row=4):
         row[1].alignment = Alignment(wrap_text=True, vertical="top")
+    out = io.BytesIO()
+    wb.save(out)
+    return out.getvalue()
+
+
+LEDGER_HEADERS = ("姓名", "所属区域", "受邀次数", "答复参加", "请假", "实际到场", "完成调研",
+                  "会上发言", "提出意见")
+
+
+def member_ledger_xlsx(year: int, members: list[dict], columns: tuple[str, ...]) -> bytes:
+    wb = Workbook()
+    ws = wb.active
+    ws.title = f"{year}年委员履职"
+    ws.append([f"{year}年度政协委员参加协商议事情况"])
+    ws.append(list(LEDGER_HEADERS))
+    for m in members:
+        ws.append([m["name"], m["region_name"]] + [m[c] for c in columns])
+    ws["A1"].font = Font(bold=True, size=14)
+    for cell in ws[2]:
+        cell.font = Font(bold=True)
     out = io.BytesIO()
     wb.save(out)
     return out.getvalue()

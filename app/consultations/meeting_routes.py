@@ -2,10 +2,10 @@
 rules are in services.py; each request commits once."""
 from __future__ import annotations
 
-from flask import Blueprint, Response
+from flask import Blueprint
 from sqlalchemy import select
 
-from ..api import endpoint
+from ..api import download, endpoint
 from ..auth.current import require_person
 from ..db import get_session, utcnow
 from ..idempotency import idempotent
@@ -248,5 +248,4 @@ def calendar(consultation_id: int):
         location=c.online_url if c.online_url and not c.place else c.place,
         description="议程：" + "；".join(c.agenda or []) if c.agenda else topic.title,
         url=c.online_url, cancelled=c.state is ConsultationState.cancelled)
-    return Response(body, mimetype="text/calendar", headers={
-        "Content-Disposition": f'attachment; filename="consultation-{c.id}.ics"'})
+    return download(body, f"consultation-{c.id}.ics")

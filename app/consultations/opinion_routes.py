@@ -2,12 +2,10 @@
 Thin: the rules are in opinions.py and rules.py; each request commits once."""
 from __future__ import annotations
 
-from urllib.parse import quote
-
-from flask import Blueprint, Response
+from flask import Blueprint
 from sqlalchemy import select
 
-from ..api import endpoint
+from ..api import download, endpoint
 from ..auth.current import require_person
 from ..db import get_session
 from ..org.models import Body, Platform
@@ -105,24 +103,17 @@ def _document(consultation_id: int):
     return opinions.document(session, c, opinions.require_list(lst))
 
 
-def _download(data: bytes, mimetype: str, filename: str) -> Response:
-    return Response(data, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
-
-
 @bp.get("/consultations/<int:consultation_id>/opinions.docx")
 def export_docx(consultation_id: int):
     """The list as a Word document in the formal style (same visibility as the list)."""
     doc = _document(consultation_id)
-    return _download(opinion_list_docx(doc), "application/vnd.openxmlformats-officedocument."
-                     "wordprocessingml.document", f"{doc.title}.docx")
+    return download(opinion_list_docx(doc), f"{doc.title}.docx")
 
 
 @bp.get("/consultations/<int:consultation_id>/opinions.xlsx")
 def export_xlsx(consultation_id: int):
     doc = _document(consultation_id)
-    return _download(opinion_list_xlsx(doc), "application/vnd.openxmlformats-officedocument."
-                     "spreadsheetml.sheet", f"{doc.title}.xlsx")
+    return download(opinion_list_xlsx(doc), f"{doc.title}.xlsx")
 
 
 @endpoint(bp, "/me/opinion-inbox", summary="本机构收到的意见清单", tags=[TAG],

@@ -2,27 +2,19 @@
 the annual assessment). Thin: the queries are in reports.py."""
 from __future__ import annotations
 
-import io
-from urllib.parse import quote
+from flask import Blueprint, request
 
-from flask import Blueprint, Response
-from openpyxl import Workbook
-from openpyxl.styles import Font
-
-from ..api import endpoint, parse_model
+from ..api import download, endpoint, parse_model
 from ..auth.current import require_person
 from ..auth.permissions import authorize
 from ..db import get_session
 from . import reports
+from .exports import member_ledger_xlsx
 from .schemas import FrequencyReport, MemberLedger, MembersLedger, YearQuery
 
 bp = Blueprint("consultation_reports", __name__, url_prefix="/api")
 REPORTS = "org.reports.view"
 TAG = "统计报表"
-
-LEDGER_HEADERS = ("姓名", "所属区域", "受邀次数", "答复参加", "请假", "实际到场", "完成调研",
-                  "会上发言", "提出意见")
-
 
 @endpoint(bp, "/reports/consultation-frequency", summary="协商频次（每年至少 2 次）", tags=[TAG],
           query=YearQuery, response=FrequencyReport, auth=REPORTS)
@@ -53,25 +45,9 @@ def members_ledger(query: YearQuery):
 @bp.get("/reports/member-ledger.xlsx")
 def members_ledger_xlsx():
     """The same sheet as a spreadsheet (staff only; same query parameters)."""
-    from flask import request
-
     person = authorize(REPORTS)
     query = parse_model(YearQuery, request.args.to_dict())
     data = reports.members_ledger(get_session(), person, year=query.year,
                                   region_id=query.region_id)
-    wb = Workbook()
-    ws = wb.active
-    ws.title = f"{query.year}年委员履职"
-    ws.append([f"{query.year}年度政协委员参加协商议事情况"])
-    ws.append(list(LEDGER_HEADERS))
-    for m in data["members"]:
-        ws.append([m["name"], m["region_name"]] + [m[c] for c in reports.LEDGER_COLUMNS])
-    ws["A1"].font = Font(bold=True, size=14)
-    for cell in ws[2]:
-        cell.font = Font(bold=True)
-    out = io.BytesIO()
-    wb.save(out)
-    name = quote(f"{query.year}年委员履职台账.xlsx")
-    return Response(out.getvalue(), mimetype="application/vnd.openxmlformats-officedocument."
-                    "spreadsheetml.sheet",
-                    headers={"Content-Disposition": f"attachment; filename*=UTF-8''{name}"})
+    return download(member_ledger_xlsx(query.year, data["members"], reports.LEDGER_COLUMNS),
+                    f"{query.year}年委员履职台账.xlsx")
