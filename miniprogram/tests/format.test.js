@@ -1,4 +1,5 @@
 const f = require('../utils/format')
+const m = require('../utils/meetings_format')
 const { newIdempotencyKey, actionKey } = require('../utils/idempotency')
 
 describe('labels', () => {
@@ -190,11 +191,11 @@ describe('suggestions', () => {
 
 describe('consultation meetings', () => {
   test('a meeting time in China time with the weekday; both dates when it ends on another day', () => {
-    expect(f.meetingTimeText('2026-12-10T06:30:00Z', '2026-12-10T08:30:00Z')).toBe('2026年12月10日（星期四）14:30–16:30')
-    expect(f.meetingTimeText('2026-12-10T14:30:00Z', '2026-12-10T17:00:00Z')).toBe('2026年12月10日（星期四）22:30 至 2026年12月11日（星期五）01:00')
-    expect(f.meetingTimeText('2026-12-13T00:00:00+08:00', null)).toBe('2026年12月13日（星期日）00:00')
-    expect(f.meetingTimeText('', '')).toBe('')
-    expect(f.clockText('2026-12-10T06:25:00.123456Z')).toBe('14:25')
+    expect(m.meetingTimeText('2026-12-10T06:30:00Z', '2026-12-10T08:30:00Z')).toBe('2026年12月10日（星期四）14:30–16:30')
+    expect(m.meetingTimeText('2026-12-10T14:30:00Z', '2026-12-10T17:00:00Z')).toBe('2026年12月10日（星期四）22:30 至 2026年12月11日（星期五）01:00')
+    expect(m.meetingTimeText('2026-12-13T00:00:00+08:00', null)).toBe('2026年12月13日（星期日）00:00')
+    expect(m.meetingTimeText('', '')).toBe('')
+    expect(m.clockText('2026-12-10T06:25:00.123456Z')).toBe('14:25')
   })
 
   const base = {
@@ -206,35 +207,35 @@ describe('consultation meetings', () => {
   }
 
   test('what the state allows an invitee: answer while scheduled and unlocked, check in until held', () => {
-    expect(f.meetingView(base)).toMatchObject({
+    expect(m.meetingView(base)).toMatchObject({
       canAnswer: true, canSubstitute: true, canCheckIn: true, showCalendar: true, answerClosed: '', pending: true,
       canManage: false, canLock: false, canShowCode: false,
       startUnix: Date.UTC(2026, 11, 10, 6, 30) / 1000, placeText: '议事室：人民路 8 号',
     })
-    const locked = f.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' })
+    const locked = m.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' })
     expect(locked).toMatchObject({ canAnswer: false, canCheckIn: true, lockedText: '参会名单已于 2026年12月8日 10:00 确认' })
     expect(locked.answerClosed).toBe('召集人已确认参会名单，答复不能再修改。如需变更，请直接联系召集人。')
-    expect(f.meetingView({ ...base, state: 'held' })).toMatchObject({ canAnswer: false, canCheckIn: true, showCalendar: false, answerClosed: '会议已召开，答复不能再修改。' })
-    expect(f.meetingView({ ...base, state: 'concluded' })).toMatchObject({ canCheckIn: false })
-    expect(f.meetingView({ ...base, state: 'cancelled', cancelled_reason: '下雨' })).toMatchObject({
+    expect(m.meetingView({ ...base, state: 'held' })).toMatchObject({ canAnswer: false, canCheckIn: true, showCalendar: false, answerClosed: '会议已召开，答复不能再修改。' })
+    expect(m.meetingView({ ...base, state: 'concluded' })).toMatchObject({ canCheckIn: false })
+    expect(m.meetingView({ ...base, state: 'cancelled', cancelled_reason: '下雨' })).toMatchObject({
       canAnswer: false, canCheckIn: false, showCalendar: false, cancelled: true, cancelledReason: '下雨', answerClosed: '该协商活动已取消，无需答复。',
     })
     const resident = { ...base.my_invitation, group: 'resident' }
-    expect(f.meetingView({ ...base, my_invitation: resident }).canSubstitute).toBe(false)
-    expect(f.meetingView({ ...base, my_invitation: null, can_manage: true })).toMatchObject({
+    expect(m.meetingView({ ...base, my_invitation: resident }).canSubstitute).toBe(false)
+    expect(m.meetingView({ ...base, my_invitation: null, can_manage: true })).toMatchObject({
       invited: false, canAnswer: false, canCheckIn: false, canManage: true, canLock: true, canShowCode: true,
       canInvite: true, canRecord: false,
     })
     const manager = { ...base, my_invitation: null, can_manage: true }
-    expect(f.meetingView({ ...manager, list_locked_at: '2026-12-08T02:00:00Z' })).toMatchObject({ canInvite: false, canRecord: false })
-    expect(f.meetingView({ ...manager, state: 'held' })).toMatchObject({ canInvite: false, canRecord: true })
-    expect(f.meetingView({ ...manager, state: 'concluded' })).toMatchObject({ canInvite: false, canRecord: true })
-    expect(f.meetingView({ ...manager, state: 'cancelled' })).toMatchObject({ canInvite: false, canRecord: false })
-    expect(f.meetingView({ ...base, state: 'held' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...manager, list_locked_at: '2026-12-08T02:00:00Z' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...manager, state: 'held' })).toMatchObject({ canInvite: false, canRecord: true })
+    expect(m.meetingView({ ...manager, state: 'concluded' })).toMatchObject({ canInvite: false, canRecord: true })
+    expect(m.meetingView({ ...manager, state: 'cancelled' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...base, state: 'held' })).toMatchObject({ canInvite: false, canRecord: false })
   })
 
   test("the convenor's tallies: 委派 only when someone sent a substitute, the number unanswered", () => {
-    const view = f.attendanceView({
+    const view = m.attendanceView({
       groups: [
         { group: 'member', label: '政协委员', invited: 2, accepted: 1, declined: 0, substitute: 0, pending: 1 },
         { group: 'department', label: '职能部门', invited: 1, accepted: 0, declined: 0, substitute: 1, pending: 0 },

@@ -11,7 +11,7 @@
 // 仍然发送 resends with {confirm: true}.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
-const { GROUP_LABELS } = require('../../utils/format')
+const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'

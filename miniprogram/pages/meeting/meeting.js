@@ -15,9 +15,8 @@
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { confirmModal } = require('../../utils/modal')
-const {
-  meetingView, attendanceView, meetingInfoText, formatTime, clockText,
-} = require('../../utils/format')
+const { formatTime } = require('../../utils/format')
+const { meetingView, attendanceView, meetingInfoText, clockText } = require('../../utils/meetings_format')
 
 const INVALID_ID = '会议链接无效，请从“我的会议”中打开'
 const NOT_FOUND = '该协商活动不存在或您没有受邀'

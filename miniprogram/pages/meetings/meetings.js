@@ -2,7 +2,7 @@
 // first), each with its time in China time, place, state and my answer ("未答复" stands out).
 // Tap one for the meeting page. 401 is handled by utils/request.js (log in, retry once).
 const { request } = require('../../utils/request')
-const { meetingListItem } = require('../../utils/format')
+const { meetingListItem } = require('../../utils/meetings_format')
 
 Component({
   data: {

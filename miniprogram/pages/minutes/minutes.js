@@ -6,7 +6,8 @@
 // server's message and keep the form.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
-const { GROUP_LABELS, formatTime } = require('../../utils/format')
+const { formatTime } = require('../../utils/format')
+const { GROUP_LABELS } = require('../../utils/meetings_format')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
 const MAX_ID = 2147483647

@@ -7,7 +7,8 @@
 // scope_label, state_label). No list yet (404 opinion_list_not_found) starts with an empty line.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
-const { GROUP_LABELS, formatTime } = require('../../utils/format')
+const { formatTime } = require('../../utils/format')
+const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
