@@ -13,9 +13,9 @@ const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
+const { idFrom } = require('../../utils/query')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
-const MAX_ID = 2147483647
 const NAME_MAX = 40 // app/consultations/schemas.py InviteeIn
 const NOTHING_CHOSEN = '请先勾选要邀请的人员'
 const NAME_REQUIRED = '请填写被邀请人的姓名'
@@ -67,8 +67,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id !== undefined && query.id !== null ? String(query.id) : ''
-      if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > MAX_ID) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ invalid: INVALID_ID })
         return Promise.resolve()
       }

@@ -17,6 +17,7 @@ const { actionKey } = require('../../utils/idempotency')
 const { confirmModal } = require('../../utils/modal')
 const { formatTime } = require('../../utils/format')
 const { meetingView, attendanceView, meetingInfoText, clockText } = require('../../utils/meetings_format')
+const { idFrom } = require('../../utils/query')
 
 const INVALID_ID = '会议链接无效，请从“我的会议”中打开'
 const NOT_FOUND = '该协商活动不存在或您没有受邀'
@@ -24,7 +25,6 @@ const REASON_REQUIRED = '请写明请假原因，方便召集人安排'
 const SUBSTITUTE_REQUIRED = '请填写代为参加人员的姓名'
 const SCAN_FAILED = '未能识别二维码，请对准会场的签到二维码重试'
 const CALENDAR_FAILED = '未能添加到手机日历，您可以点“复制会议信息”自己记下'
-const MAX_ID = 2147483647 // the server's ids are 32-bit
 const REASON_MAX = 200 // app/consultations/schemas.py RsvpIn
 const NAME_MAX = 40
 const TITLE_MAX = 60
@@ -90,8 +90,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id !== undefined && query.id !== null ? String(query.id) : ''
-      if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > MAX_ID) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ loading: false, error: INVALID_ID, canRetry: false })
         return Promise.resolve()
       }

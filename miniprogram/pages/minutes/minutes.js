@@ -8,9 +8,9 @@ const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
 const { GROUP_LABELS } = require('../../utils/meetings_format')
+const { idFrom } = require('../../utils/query')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
-const MAX_ID = 2147483647
 const SPEAKER_MAX = 40 // app/consultations/schemas.py SpeechIn
 const TEXT_MAX = 5000
 const SPEAKER_REQUIRED = '请填写发言人'
@@ -49,8 +49,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id !== undefined && query.id !== null ? String(query.id) : ''
-      if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > MAX_ID) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ invalid: INVALID_ID, loading: false })
         return Promise.resolve()
       }

@@ -10,9 +10,9 @@ const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
 const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
+const { idFrom } = require('../../utils/query')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
-const MAX_ID = 2147483647
 const TEXT_MAX = 2000 // app/consultations/schemas.py OpinionItemIn
 const ITEMS_MAX = 100
 const SAVE_FIRST = '请先保存修改，再报送'
@@ -73,8 +73,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id !== undefined && query.id !== null ? String(query.id) : ''
-      if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > MAX_ID) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ invalid: INVALID_ID, loading: false })
         return Promise.resolve()
       }

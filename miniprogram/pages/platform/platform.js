@@ -2,6 +2,7 @@
 // and the way to its residents' suggestions (list, propose).
 const { request } = require('../../utils/request')
 const { platformDetail } = require('../../utils/format')
+const { idFrom } = require('../../utils/query')
 
 Component({
   data: {
@@ -13,8 +14,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id ? String(query.id) : ''
-      if (!/^\d+$/.test(id)) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ loading: false, error: '未找到该协商议事平台' })
         return Promise.resolve()
       }

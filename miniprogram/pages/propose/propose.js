@@ -10,6 +10,7 @@ const { uploadPhoto } = require('../../utils/upload')
 const config = require('../../utils/config')
 const changes = require('../../utils/changes')
 const { CATEGORY_OPTIONS, HELD_NOTICE, similarItem } = require('../../utils/format')
+const { idFrom } = require('../../utils/query')
 
 const TITLE_MIN = 4
 const TITLE_MAX = 60
@@ -64,8 +65,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.platform_id ? String(query.platform_id) : ''
-      if (!/^\d+$/.test(id)) {
+      const id = idFrom(query, 'platform_id')
+      if (!id) {
         this.setData({ error: INVALID_PLATFORM })
         return Promise.resolve()
       }

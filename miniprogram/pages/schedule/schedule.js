@@ -8,9 +8,9 @@
 // server's message and keeps the form as it was.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
+const { idFrom } = require('../../utils/query')
 
 const INVALID_TOPIC = '议题链接无效，请从议题页面重新打开'
-const MAX_ID = 2147483647
 const PLACE_MAX = 200 // app/consultations/schemas.py ConsultationIn
 const URL_MAX = 300
 const AGENDA_ITEM_MAX = 100
@@ -80,8 +80,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.topic_id !== undefined && query.topic_id !== null ? String(query.topic_id) : ''
-      if (!/^[1-9]\d{0,9}$/.test(id) || Number(id) > MAX_ID) {
+      const id = idFrom(query, 'topic_id')
+      if (!id) {
         this.setData({ invalid: INVALID_TOPIC })
         return Promise.resolve()
       }

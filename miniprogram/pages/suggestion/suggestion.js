@@ -5,6 +5,7 @@
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const changes = require('../../utils/changes')
+const { idFrom } = require('../../utils/query')
 const {
   suggestionDetail, threadView, commentView, timelineItem, HELD_NOTICE,
 } = require('../../utils/format')
@@ -49,8 +50,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.id ? String(query.id) : ''
-      if (!/^\d+$/.test(id)) {
+      const id = idFrom(query)
+      if (!id) {
         this.setData({ loading: false, error: INVALID_ID })
         return Promise.resolve()
       }

@@ -5,6 +5,7 @@ const { request } = require('../../utils/request')
 const config = require('../../utils/config')
 const changes = require('../../utils/changes')
 const { suggestionListItem } = require('../../utils/format')
+const { idFrom } = require('../../utils/query')
 
 const SORTS = [
   { key: 'new', label: '最新' },
@@ -28,8 +29,8 @@ Component({
 
   methods: {
     onLoad(query) {
-      const id = query && query.platform_id ? String(query.platform_id) : ''
-      if (!/^\d+$/.test(id)) {
+      const id = idFrom(query, 'platform_id')
+      if (!id) {
         this.setData({ invalid: true, error: INVALID_PLATFORM })
         return Promise.resolve()
       }
