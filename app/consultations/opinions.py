@@ -20,7 +20,7 @@ from ..db import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
 from ..notify.services import fan_out
 from ..org.models import Body, BodyKind, Person, Platform, Region, RegionLevel
-from ..topics.approval import Reviewer, _ancestor, _body, _reviewer_body
+from ..topics.approval import Reviewer, ancestor_at, body_at, reviewer_body
 from ..topics.models import Topic
 from ..topics.services import reviewer_body_ids, reviewers_of
 from ..workdays import CHINA_TZ
@@ -107,14 +107,14 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
 def _level_body(session: Session, platform: Platform, level: RegionLevel, kind: BodyKind
                 ) -> Body | None:
     region = session.get(Region, platform.region_id)
-    return _body(session, kind, _ancestor(session, region, level))
+    return body_at(session, kind, ancestor_at(session, region, level))
 
 
 def resolve_target(session: Session, platform: Platform, target: RouteTarget) -> Body | None:
     if target is RouteTarget.town_party_committee:
-        return _reviewer_body(session, platform, Reviewer.town_party_committee)
+        return reviewer_body(session, platform, Reviewer.town_party_committee)
     if target is RouteTarget.special_committee:
-        return _reviewer_body(session, platform, Reviewer.special_committee)
+        return reviewer_body(session, platform, Reviewer.special_committee)
     level = RegionLevel.county if target.value.startswith("county") else RegionLevel.city
     kind = {"cppcc_party_group": BodyKind.cppcc_party_group,
             "party_committee": BodyKind.party_committee,

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from ..auth.permissions import get_person_or_404
 from ..org.models import Person, Platform, Region, Role, RoleAssignment
-from ..org.reports import _ancestors, _platform_ref, _platforms_in_scope, report_scope
+from ..org.reports import ancestor_ids, platform_ref, platforms_in_scope, report_scope
 from ..topics.models import Topic
 from ..workdays import CHINA_TZ
 from .models import (
@@ -46,7 +46,7 @@ def frequency_report(session: Session, person: Person, *, year: int,
     """D25 every platform at least two consultations a year: each active platform in scope with
     its count, those below the minimum, and the figures by county."""
     scope = report_scope(session, person, region_id)
-    rows = _platforms_in_scope(session, scope)
+    rows = platforms_in_scope(session, scope)
     counts = held_counts(session, year, [r[0].id for r in rows])
     platforms, counties = [], {}
     region_paths = dict(session.execute(select(Region.id, Region.path).where(
@@ -54,9 +54,9 @@ def frequency_report(session: Session, person: Person, *, year: int,
     for r in rows:
         p: Platform = r[0]
         held = counts.get(p.id, 0)
-        platforms.append({**_platform_ref(p, r.region_name), "held": held,
+        platforms.append({**platform_ref(p, r.region_name), "held": held,
                           "below_minimum": below_minimum(held)})
-        chain = _ancestors(region_paths.get(p.region_id, ""))
+        chain = ancestor_ids(region_paths.get(p.region_id, ""))
         county_id = chain[1] if len(chain) > 1 else chain[0] if chain else None
         fig = counties.setdefault(county_id, {"platforms": 0, "below_minimum": 0, "held": 0})
         fig["platforms"] += 1

@@ -42,11 +42,11 @@ def report_scope(session: Session, person: Person, region_id: int | None) -> Rea
     return Reach(reach(session, person, ACTION).region_paths, frozenset())
 
 
-def _ancestors(path: str) -> tuple[int, ...]:
+def ancestor_ids(path: str) -> tuple[int, ...]:
     return tuple(int(x) for x in (path or "").strip("/").split("/") if x)
 
 
-def _platforms_in_scope(session: Session, scope: Reach):
+def platforms_in_scope(session: Session, scope: Reach):
     """Active platforms whose region lies in scope, with the region name (one statement)."""
     return session.execute(
         select(Platform, Region.name.label("region_name"),
@@ -59,7 +59,7 @@ def _platforms_in_scope(session: Session, scope: Reach):
     ).all()
 
 
-def _platform_ref(p: Platform, region_name: str) -> dict:
+def platform_ref(p: Platform, region_name: str) -> dict:
     return {"id": p.id, "name": p.name, "kind": p.kind.value,
             "kind_label": PLATFORM_KIND_LABELS[p.kind], "region_id": p.region_id,
             "region_name": region_name}
@@ -80,7 +80,7 @@ def coverage_report(session: Session, person: Person, region_id: int | None = No
                    scope.region_clause(Region.path))):
         key = ("region", r.id)
         units.append(Unit(key, _UNIT_KIND_OF_REGION[r.kind], r.name, r.is_room_eligible,
-                          _ancestors(r.path)))
+                          ancestor_ids(r.path)))
         unit_region[key] = r.id
     for model, kind in ((Enterprise, UnitKind.enterprise), (Sector, UnitKind.sector)):
         for r in session.execute(
@@ -88,7 +88,7 @@ def coverage_report(session: Session, person: Person, region_id: int | None = No
                 .join(Region, Region.id == model.region_id)
                 .where(scope.region_clause(Region.path))):
             key = (kind.value, r.id)
-            units.append(Unit(key, kind, r.name, r.is_room_eligible, _ancestors(r.path)))
+            units.append(Unit(key, kind, r.name, r.is_room_eligible, ancestor_ids(r.path)))
             unit_region[key] = r.region_id
 
     # Platforms that host a unit in scope, or serve one (a joint room next door counts).
@@ -164,7 +164,7 @@ def _figures(f: CoverageFigures) -> dict:
 def member_links_report(session: Session, person: Person, region_id: int | None = None) -> dict:
     """D29: active platforms in scope that no CPPCC member is linked to."""
     scope = report_scope(session, person, region_id)
-    rows = _platforms_in_scope(session, scope)
+    rows = platforms_in_scope(session, scope)
     links = session.execute(
         select(PlatformMember.platform_id, PlatformMember.person_id)
         .join(Platform, Platform.id == PlatformMember.platform_id)
@@ -176,7 +176,7 @@ def member_links_report(session: Session, person: Person, region_id: int | None 
         "scope_region_id": region_id,
         "total_platforms": len(rows),
         "without_member": len(missing),
-        "platforms": [_platform_ref(r[0], r.region_name) for r in rows if r[0].id in missing],
+        "platforms": [platform_ref(r[0], r.region_name) for r in rows if r[0].id in missing],
     }
 
 
@@ -188,7 +188,7 @@ def six_musts_report(session: Session, person: Person, region_id: int | None = N
     evidence or stale), and D4: rooms not using the unified name."""
     scope = report_scope(session, person, region_id)
     today = today or today_local()
-    rows = [r for r in _platforms_in_scope(session, scope) if six_musts_required(r[0].kind)]
+    rows = [r for r in platforms_in_scope(session, scope) if six_musts_required(r[0].kind)]
     checks: dict[int, list[CheckInfo]] = defaultdict(list)
     for c in session.scalars(
             select(PlatformCheck).join(Platform, Platform.id == PlatformCheck.platform_id)
@@ -204,7 +204,7 @@ def six_musts_report(session: Session, person: Person, region_id: int | None = N
         if status.is_compliant and named:
             continue
         items.append({
-            **_platform_ref(p, r.region_name),
+            **platform_ref(p, r.region_name),
             "six_musts": six_musts_dict(status, with_evidence=True),
             "uses_unified_name": named,
             "suggested_name": None if named else suggested_room_name(
@@ -220,7 +220,7 @@ def convenors_report(session: Session, person: Person, region_id: int | None = N
     """D28: platforms whose convenor is missing, is not the expected person, or whose expected
     person is not recorded (so it cannot be checked)."""
     scope = report_scope(session, person, region_id)
-    rows = _platforms_in_scope(session, scope)
+    rows = platforms_in_scope(session, scope)
     by_id = {r[0].id: r for r in rows}
     findings = [f for f in resolve_convenors(session, [r[0] for r in rows])
                 if f.status is not ConvenorStatus.ok]
@@ -234,7 +234,7 @@ def convenors_report(session: Session, person: Person, region_id: int | None = N
         "scope_region_id": region_id,
         "total_platforms": len(rows),
         "mismatches": [{
-            **_platform_ref(by_id[f.platform_id][0], by_id[f.platform_id].region_name),
+            **platform_ref(by_id[f.platform_id][0], by_id[f.platform_id].region_name),
             "status": f.status.value,
             "status_label": CONVENOR_STATUS_LABELS[f.status],
             "expected_sources": [s.value for s in f.expectation.sources],

@@ -73,13 +73,15 @@ class ResolvedStep:
     body: Body
 
 
-def _ancestor(session: Session, region: Region, level: RegionLevel) -> Region | None:
+def ancestor_at(session: Session, region: Region, level: RegionLevel) -> Region | None:
+    """`region` itself or its ancestor at `level` (None when there is none)."""
     while region is not None and region.level is not level:
         region = session.get(Region, region.parent_id) if region.parent_id else None
     return region
 
 
-def _body(session: Session, kind: BodyKind, region: Region | None, **extra) -> Body | None:
+def body_at(session: Session, kind: BodyKind, region: Region | None, **extra) -> Body | None:
+    """The registered body of `kind` in `region` (the first one, by id), or None."""
     if region is None:
         return None
     query = select(Body).where(Body.kind == kind, Body.region_id == region.id)
@@ -88,29 +90,30 @@ def _body(session: Session, kind: BodyKind, region: Region | None, **extra) -> B
     return session.scalars(query.order_by(Body.id)).first()
 
 
-def _reviewer_body(session: Session, platform: Platform, reviewer: Reviewer) -> Body | None:
+def reviewer_body(session: Session, platform: Platform, reviewer: Reviewer) -> Body | None:
+    """The body acting as `reviewer` for a platform (D8; D18 reuses the same resolution)."""
     region = session.get(Region, platform.region_id)
     if reviewer is Reviewer.own_party_org:
         if platform.host_type is HostType.enterprise:
             return session.scalars(select(Body).where(
                 Body.kind == BodyKind.party_org, Body.enterprise_id == platform.enterprise_id
             ).order_by(Body.id)).first()
-        return _body(session, BodyKind.party_org, region, enterprise_id=None)
+        return body_at(session, BodyKind.party_org, region, enterprise_id=None)
     if reviewer is Reviewer.town_party_committee:
-        town = _ancestor(session, region, RegionLevel.town)
+        town = ancestor_at(session, region, RegionLevel.town)
         if town is None and platform.host_type is HostType.enterprise:
             # An enterprise attached directly to a county: its county Party committee stands
             # in for the town-level one (the chain must still have an approving Party body).
-            town = _ancestor(session, region, RegionLevel.county)
-        return _body(session, BodyKind.party_committee, town)
+            town = ancestor_at(session, region, RegionLevel.county)
+        return body_at(session, BodyKind.party_committee, town)
     if reviewer is Reviewer.county_cppcc:
-        return _body(session, BodyKind.cppcc, _ancestor(session, region, RegionLevel.county))
+        return body_at(session, BodyKind.cppcc, ancestor_at(session, region, RegionLevel.county))
     sector = session.get(Sector, platform.sector_id) if platform.sector_id else None
     if reviewer is Reviewer.special_committee:
         return session.get(Body, sector.special_committee_id) if (
             sector and sector.special_committee_id) else None
     if reviewer is Reviewer.cppcc_party_group:
-        return _body(session, BodyKind.cppcc_party_group,
+        return body_at(session, BodyKind.cppcc_party_group,
                      session.get(Region, sector.region_id) if sector else None)
     raise AssertionError(reviewer)
 
@@ -127,7 +130,7 @@ def resolve_chain(session: Session, platform: Platform) -> list[ResolvedStep]:
     topic never waits on nobody."""
     steps, missing = [], []
     for seq, spec in enumerate(approval_chain(platform.host_type), start=1):
-        body = _reviewer_body(session, platform, spec.reviewer)
+        body = reviewer_body(session, platform, spec.reviewer)
         if body is None:
             missing.append(REVIEWER_LABELS[spec.reviewer])
         else:
