@@ -44,6 +44,7 @@ def import_models() -> None:
     from .suggestions import models as _suggestions  # noqa: F401
     from .consultations import models as _consultations  # noqa: F401
     from . import idempotency as _idempotency  # noqa: F401
+    from .chat import models as _chat  # noqa: F401
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -14,7 +14,8 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (JSON, Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint,
+                        text)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..db import Base, utcnow
@@ -142,3 +143,35 @@ class InboxItem(Base):
     @property
     def is_read(self) -> bool:
         return self.read_at is not None
+
+
+class SubscriptionCredit(Base):
+    """Mini-program subscribe-message credits of one person for one template.
+
+    Each "accept" from ``wx.requestSubscribeMessage`` on a one-time template allows one message
+    (WECHAT.md); the mini-program reports the results and ``credits`` counts what is left. A
+    long-term template (public-service categories, a per-template setting) needs no credit:
+    ``long_term`` marks that the person accepted it at least once and did not refuse later.
+    """
+
+    __tablename__ = "subscription_credits"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"))
+    template_id: Mapped[str] = mapped_column(String(64))
+    credits: Mapped[int] = mapped_column(Integer, default=0)
+    long_term: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    __table_args__ = (UniqueConstraint("person_id", "template_id"),)
+
+
+class ChannelPause(Base):
+    """A channel stopped by the dispatcher (45009: the app's daily quota is used up) until
+    ``paused_until``; rows meanwhile fall through to the next channel. Staff are alerted once
+    per pause."""
+
+    __tablename__ = "channel_pauses"
+    channel: Mapped[str] = mapped_column(String(32), primary_key=True)
+    paused_until: Mapped[datetime] = mapped_column()
+    reason: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
