@@ -14,6 +14,8 @@ INSTANCE_DIR = ROOT / "instance"
 
 # Development-only secrets: used on the embedded default, refused in production (see check()).
 DEV_SECRET = "dev-only-secret-change-me"
+# Sandbox only (public): the Official Account server token the local chat page signs with.
+SANDBOX_OA_TOKEN = "sandbox-oa-token"
 
 
 _ENV_NAMES = {"data_key": "DATA_ENCRYPTION_KEY", "lookup_key": "DATA_LOOKUP_KEY"}
@@ -65,6 +67,18 @@ class Config:
     wechat_timeout_seconds: float = 5.0
     # Access-token refreshes allowed per app per minute before we stop and report (WECHAT.md trap 3).
     wechat_token_refresh_cap: int = 3
+    # Official Account webhook (/wechat/oa): messages whose timestamp is further than this many
+    # seconds from our clock are refused (replays); answers slower than the deadline (seconds,
+    # below WeChat's 5-second wait) go out afterwards as customer-service messages.
+    wechat_oa_timestamp_window: int = 300
+    wechat_oa_reply_deadline: float = 4.0
+    # Message templates per notice kind (a JSON file, docs/wechat.md); empty: none in production,
+    # built-in sandbox templates in sandbox mode.
+    wechat_templates: str = ""
+    # miniprogram_state of subscribe messages: formal (released), trial or developer.
+    wechat_mp_state: str = "formal"
+    # WeCom (企业微信) group robot key of the CPPCC staff group (a secret; empty: no robot).
+    wecom_robot_key: str = ""
 
     session_ttl_hours: int = 24 * 7
     staff_session_ttl_hours: int = 12
@@ -109,6 +123,11 @@ class Config:
             wechat_api_base=env.get("WECHAT_API_BASE", ""),
             wechat_token_refresh_cap=_env_int("WECHAT_TOKEN_REFRESH_CAP", 3),
             wechat_timeout_seconds=_env_float("WECHAT_TIMEOUT_SECONDS", 5.0),
+            wechat_oa_timestamp_window=_env_int("WECHAT_OA_TIMESTAMP_WINDOW", 300),
+            wechat_oa_reply_deadline=_env_float("WECHAT_OA_REPLY_DEADLINE", 4.0),
+            wechat_templates=env.get("WECHAT_TEMPLATES", ""),
+            wechat_mp_state=env.get("WECHAT_MP_STATE", "formal"),
+            wecom_robot_key=env.get("WECOM_ROBOT_KEY", ""),
             session_ttl_hours=_env_int("SESSION_TTL_HOURS", 24 * 7),
             staff_session_ttl_hours=_env_int("STAFF_SESSION_TTL_HOURS", 12),
             staff_lockout_attempts=_env_int("STAFF_LOCKOUT_ATTEMPTS", 5),
@@ -167,4 +186,26 @@ class Config:
             raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")
         if self.wechat_oa_aes_key and len(self.wechat_oa_aes_key) != 43:
             raise ConfigError("WECHAT_OA_AES_KEY must be the 43-character EncodingAESKey")
+        if not 10 <= self.wechat_oa_timestamp_window <= 86400:
+            raise ConfigError("WECHAT_OA_TIMESTAMP_WINDOW must be 10..86400 seconds")
+        if not 0 < self.wechat_oa_reply_deadline < 5:
+            raise ConfigError("WECHAT_OA_REPLY_DEADLINE must be above 0 and below 5 seconds "
+                              "(WeChat waits 5 seconds for an answer)")
+        if self.wechat_mp_state not in ("formal", "trial", "developer"):
+            raise ConfigError("WECHAT_MP_STATE must be formal, trial or developer")
         return self
+
+    @property
+    def oa_webhook_token(self) -> str:
+        """The Official Account's server token; a fixed, public one in sandbox mode (the local
+        chat page signs with it). Empty in production without WECHAT_OA_TOKEN: webhook off."""
+        if self.wechat_oa_token:
+            return self.wechat_oa_token
+        return SANDBOX_OA_TOKEN if self.sandbox else ""
+
+    @property
+    def oa_webhook_appid(self) -> str:
+        if self.wechat_oa_appid:
+            return self.wechat_oa_appid
+        return "wx_sandbox_oa" if self.sandbox else ""
+
