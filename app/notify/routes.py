@@ -1,14 +1,19 @@
-"""The in-app inbox API (thin): my notices, newest first; mark one as read."""
+"""The in-app inbox API (thin): my notices, newest first; mark one as read. Subscribe-message
+credits: what the mini-program should ask for, and what the person answered."""
 from __future__ import annotations
 
-from flask import Blueprint
+from flask import Blueprint, current_app
 
 from ..api import endpoint
 from ..db import get_session
-from . import services
-from .schemas import InboxItemOut, InboxPage, InboxQuery
+from . import credits, services
+from .schemas import (InboxItemOut, InboxPage, InboxQuery, KindSubscriptionOut, SubscribeResults,
+                      SubscriptionsOut)
+from .templates import get_templates
 
 bp = Blueprint("notify", __name__, url_prefix="/api")
+# The template file is read and checked when the app is built: a mistake stops the start-up.
+bp.record_once(lambda state: get_templates(state.app))
 
 
 def _me():
@@ -39,3 +44,31 @@ def mark_inbox_read(item_id: int):
     item = services.mark_read(session, _me().id, item_id)
     session.commit()
     return InboxItemOut.of(item)
+
+
+def _subscriptions(session, person_id: int) -> SubscriptionsOut:
+    kinds = credits.subscriptions_of(session, person_id, get_templates(current_app))
+    return SubscriptionsOut(kinds=[KindSubscriptionOut(**vars(k)) for k in kinds],
+                            max_per_request=credits.MAX_PER_REQUEST,
+                            credit_cap=credits.CREDIT_CAP)
+
+
+@endpoint(bp, "/me/subscriptions", summary="我的订阅消息", tags=["消息"],
+          response=SubscriptionsOut, auth="login")
+def my_subscriptions():
+    """每类通知对应的小程序订阅消息模板，以及我还能收到几条（一次性订阅）或是否已长期订阅。
+    小程序在用户点击按钮时，据此调用 wx.requestSubscribeMessage（每次最多 3 个模板）。"""
+    return _subscriptions(get_session(), _me().id)
+
+
+@endpoint(bp, "/me/subscriptions", methods=("POST",), summary="记录订阅结果", tags=["消息"],
+          body=SubscribeResults, response=SubscriptionsOut, auth="login")
+def record_subscriptions(body: SubscribeResults):
+    """把 wx.requestSubscribeMessage 的返回结果原样提交：一次性模板每次“accept”可多收一条消息
+    （每个模板最多累计 50 次）；长期模板“accept”即开启，“reject”“ban”即关闭。
+    本系统未配置的模板编号会被忽略。"""
+    session = get_session()
+    person = _me()
+    credits.record_results(session, person.id, body.results, get_templates(current_app))
+    session.commit()
+    return _subscriptions(session, person.id)
