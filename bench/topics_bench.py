@@ -14,11 +14,7 @@ from __future__ import annotations
 
 import json
 import os
-import platform
 import random
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -28,61 +24,39 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import redis
-import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-ROOT = Path(__file__).resolve().parent.parent
+from bench.harness import (RESULTS, ROOT, ensure_wrk, free_port, log, machine,
+                           start_gunicorn as _start_gunicorn, stop)
+
 LUA = ROOT / "bench" / "lua" / "common.lua"
-RESULTS = ROOT / "bench" / "results"
 
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "5000"))
 SUGGESTIONS = int(os.environ.get("BENCH_SUGGESTIONS_N", "300"))
 DURATION = int(os.environ.get("BENCH_SECONDS", "20"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 WORKERS = int(os.environ.get("BENCH_WORKERS", "3"))
+
+
+def start_gunicorn(target: str, env: dict, port: int):
+    return _start_gunicorn(target, env, port, WORKERS)
+
+
+def describe_machine() -> dict:
+    return machine(load_generator="wrk on the same cores", gunicorn_workers=WORKERS,
+                   connections=CONNECTIONS, seconds_per_run=DURATION)
+
+
 TARGETS = {"vote_ratio": 0.8, "vote_p99_ms": 150, "list_rps": 1000, "list_p99_ms": 100}
 
 
-def log(msg: str) -> None:
-    print(f"[bench] {msg}", flush=True)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def ensure_wrk() -> str:
-    path = shutil.which("wrk")
-    if path:
-        return path
-    log("installing wrk")
-    subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False,
-                   stdout=subprocess.DEVNULL)
-    if not shutil.which("wrk"):
-        subprocess.run(["apt-get", "update", "-qq"], check=True, stdout=subprocess.DEVNULL)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
-                       stdout=subprocess.DEVNULL)
-    return shutil.which("wrk")
 
 
-def machine() -> dict:
-    cpu = "unknown"
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
-    return {"cores": os.cpu_count(), "cpu": cpu, "memory_gib": round(mem, 1),
-            "python": platform.python_version(), "os": platform.platform(), "postgresql": pg,
-            "load_generator": "wrk on the same cores", "gunicorn_workers": WORKERS,
-            "connections": CONNECTIONS, "seconds_per_run": DURATION}
 
 
 # --- data ------------------------------------------------------------------------------------------
@@ -162,31 +136,8 @@ def integrity(database_url: str) -> dict:
 
 # --- servers and load -----------------------------------------------------------------------------
 
-def start_gunicorn(target: str, env: dict, port: int) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "gunicorn", target, "-w", str(WORKERS), "-b",
-           f"127.0.0.1:{port}", "--worker-class", "sync", "--timeout", "60",
-           "--log-level", "warning", "--keep-alive", "5"]
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"gunicorn {target} exited: {proc.stderr.read()}")
-        try:
-            requests.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
-            return proc
-        except requests.RequestException:
-            time.sleep(0.3)
-    proc.kill()
-    raise RuntimeError(f"gunicorn {target} did not start")
 
 
-def stop(proc: subprocess.Popen) -> None:
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
 
 
 def wrk(wrk_bin: str, port: int, mode: str, files: dict, seconds: int = DURATION) -> dict:
@@ -394,7 +345,7 @@ def main() -> None:
     redis.Redis.from_url(redis_url).flushdb()
     procs: list[subprocess.Popen] = []
     result = {"started_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-              "machine": machine(), "residents": RESIDENTS, "suggestions": SUGGESTIONS,
+              "machine": describe_machine(), "residents": RESIDENTS, "suggestions": SUGGESTIONS,
               "runs": {}}
     try:
         with tempfile.TemporaryDirectory() as tmp:

@@ -280,6 +280,8 @@ def _call_appid(call: Call) -> str | None:
 def _make_handler(fake: FakeWechat) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
         server_version = "FakeWechat/1.0"
+        # Keep-alive, as WeChat's servers do: clients reuse connections (requests.Session).
+        protocol_version = "HTTP/1.1"
 
         def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - quiet
             pass
