@@ -13,6 +13,17 @@ Outcomes: sent / retry(after) / failed (this channel refused for good) / unknown
 out, no answer came back: never repeated automatically) / skip (not applicable: fall through to the
 next channel, e.g. 43101 no subscription credit).
 
+Optional hooks (the real channels are in wechat_channels.py):
+
+- ``settle(session, delivery, outcome)`` runs inside the transaction that records a send's
+  outcome (e.g. mp_subscribe gives a subscription credit back when nothing was delivered);
+- ``batch_filter(row)`` + ``join(delivery, rows) -> (delivery, joined ids)`` + ``batch_limit``:
+  other due rows that may go out in the same message (the WeCom robot's digest). The dispatcher
+  claims the joined rows under the same lease with their own in-flight markers and settles them
+  with the lead row's outcome;
+- ``quota_pause = False``: this channel's 45009 is not a daily quota (the dispatcher otherwise
+  pauses a channel answering 45009 until Beijing midnight, see dispatcher.py).
+
 Per notice kind, CHANNEL_ORDER lists the external channels to try in turn. The in-app inbox is not
 in the list: it always gets its copy first, so nothing is lost when WeChat refuses.
 """
@@ -214,8 +225,7 @@ class SandboxChannel:
 
 
 # Per notice kind, the external channels in the order they are tried. Names without a registered
-# channel are left out (mp_subscribe, oa_template, oa_customer_service and wecom_robot arrive
-# with the delivery-channels issue).
+# channel are left out (e.g. oa_template when the Official Account is not configured).
 CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
     "meeting_notice": ("mp_subscribe", "oa_template", "oa_customer_service"),
     "briefing": ("mp_subscribe", "oa_template", "oa_customer_service"),
@@ -228,6 +238,13 @@ CHANNEL_ORDER: dict[str, tuple[str, ...]] = {
     "research_alert": ("oa_template", "mp_subscribe"),
 }
 DEFAULT_ORDER: tuple[str, ...] = ("mp_subscribe", "oa_template")
+CHANNEL_LABELS: dict[str, str] = {
+    "mp_subscribe": "小程序订阅消息",
+    "oa_template": "公众号模板消息",
+    "oa_customer_service": "公众号客服消息",
+    "wecom_robot": "企业微信群机器人",
+    "sandbox": "沙箱模拟消息",
+}
 assert set(CHANNEL_ORDER) == set(NOTICE_KINDS), "every notice kind needs a channel order"
 
 
@@ -255,11 +272,20 @@ class ChannelSet:
         return self.channels[name]
 
 
-def build_channels(app: Any) -> ChannelSet:
-    """The channels of this deployment. Sandbox mode: every kind goes to the fake WeChat."""
+def build_channels(app: Any, wechat: Any = None) -> ChannelSet:
+    """The channels of this deployment: the real WeChat channels the settings allow (templates,
+    WECOM_ROBOT_KEY…). Sandbox mode: the same channels against the fake WeChat with the sandbox
+    templates, and the SandboxChannel last in every kind's order, so a person without any openid
+    still shows up at the fake. ``wechat`` replaces the app's gateways (tests)."""
+    from .templates import get_templates
+    from .wechat_channels import wechat_channels
+
     config = app.config["APP"]
-    if config.sandbox:
-        sandbox = SandboxChannel(app.extensions.get("wechat"))
-        every = {kind: (sandbox.name,) for kind in NOTICE_KINDS}
-        return ChannelSet([sandbox], order=every, default=(sandbox.name,))
-    return ChannelSet([])
+    wechat = wechat if wechat is not None else app.extensions.get("wechat")
+    real = wechat_channels(wechat, get_templates(app), config, app.extensions.get("redis"))
+    if not config.sandbox:
+        return ChannelSet(real)
+    sandbox = SandboxChannel(wechat)
+    order = {kind: CHANNEL_ORDER.get(kind, DEFAULT_ORDER) + (sandbox.name,)
+             for kind in NOTICE_KINDS}
+    return ChannelSet([*real, sandbox], order=order, default=DEFAULT_ORDER + (sandbox.name,))

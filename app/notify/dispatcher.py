@@ -18,6 +18,14 @@ Promises (DESIGN.md "Notifications: the outbox"; several dispatchers may run at 
 - **Fall through**: "skip" (43101 no credit, no openid, 48 h window closed) and "failed" move on to
   the kind's next channel. When none is left the in-app inbox copy (always written first) is what
   the person got: ``sent`` via "inbox", or ``failed`` if a channel refused for good.
+- **Daily quota (45009)**: the channel is paused until Beijing midnight (``channel_pauses``); the
+  row and every later one fall through to the next channel without calling the paused one, and
+  staff get one ``staff_alert`` per channel and day (dedupe key). The WeCom robot's 45009 is its
+  per-minute limit instead (``quota_pause = False``: an ordinary retry).
+- **Digests**: a channel with ``batch_filter``/``join`` (the WeCom robot) sends other due rows in
+  the same message. The dispatcher claims them under its lease, writes their inbox copies and
+  in-flight markers before the send, and settles each with the send's outcome — the same
+  at-most-once rules as the lead row.
 """
 from __future__ import annotations
 
@@ -37,14 +45,19 @@ from sqlalchemy import and_, literal_column, or_, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
-from ..db import utcnow
-from .channels import ChannelSet, Delivery, Outcome, Result, build_channels
-from .models import AttemptOutcome, DeliveryAttempt, OutboxMessage, OutboxState
+from ..db import insert_ignoring_duplicate, utcnow
+from ..wechat.errors import seconds_until_beijing_midnight
+from ..workdays import CHINA_TZ
+from .channels import (CHANNEL_LABELS, DETAIL_MAX, Channel, ChannelSet, Delivery, Outcome, Result,
+                       build_channels)
+from .models import AttemptOutcome, ChannelPause, DeliveryAttempt, OutboxMessage, OutboxState
+from .services import alert_staff
 
 log = logging.getLogger(__name__)
 
 CRASHED_MID_SEND = "调度进程在发送途中中断，无法确认是否已送达，不会自动重发"
 UNKNOWN_PREFIX = "请求已发出但未收到答复，是否送达未知，不会自动重发"
+DAILY_QUOTA = 45009
 
 
 @dataclass(frozen=True)
@@ -178,6 +191,8 @@ class _Pass:
         self.fixed_now = now
         self.rng = rng
         self.stats = DispatchStats()
+        self.claimed: list[int] = []
+        self.joined: set[int] = set()  # rows of this pass already settled as digest companions
 
     def now(self) -> datetime:
         return self.fixed_now or utcnow()
@@ -189,10 +204,12 @@ class _Pass:
                                           now=self.now(),
                                           lease_seconds=self.policy.lease_seconds)
         self.stats.claimed = len(send) + len(unknown)
+        self.claimed = list(send)
         for row_id in unknown:
             self.stats.count(row_id, "unknown")
         for row_id in send:
-            self.process(row_id)
+            if row_id not in self.joined:
+                self.process(row_id)
         return self.stats
 
     # -- one row ---------------------------------------------------------------------------
@@ -247,7 +264,10 @@ class _Pass:
                 delivery: Delivery | None = None
                 while idx < len(order):
                     channel = self.channels.get(order[idx])
-                    prepared = channel.prepare(row, session)
+                    paused = self._paused_until(session, channel.name)
+                    prepared = (channel.prepare(row, session) if paused is None else Outcome.skip(
+                        f"该渠道当日调用额度已用完，暂停至北京时间"
+                        f"{paused.astimezone(CHINA_TZ):%m月%d日 %H:%M}", DAILY_QUOTA))
                     if isinstance(prepared, Delivery):
                         delivery = prepared
                         break
@@ -266,8 +286,10 @@ class _Pass:
                                         self.now() + timedelta(seconds=self.policy.lease_seconds))
                 marker = self._attempt(session, row, channel.name, Outcome.unknown("发送中"),
                                        as_=AttemptOutcome.in_flight)
+                delivery, joined = self._gather(session, row, channel, delivery)
                 session.flush()
                 marker_id = marker.id
+                companions = [(m.outbox_id, m.id) for m in joined]
 
             # Outside any transaction: the network call.
             started = time.monotonic()
@@ -281,29 +303,141 @@ class _Pass:
 
             with session.begin():
                 # Lock the outbox row before touching the attempt (same order as claim_due).
-                row = session.execute(
-                    select(OutboxMessage).where(OutboxMessage.id == row_id)
-                    .with_for_update(key_share=True).execution_options(populate_existing=True)
-                ).scalar_one_or_none()
-                marker = session.get(DeliveryAttempt, marker_id, populate_existing=True)
-                marker.outcome = outcome.attempt_outcome
-                marker.errcode = outcome.errcode
-                marker.response = outcome.short_detail or None
-                marker.duration_ms = duration_ms
-                if row is None or row.state is not OutboxState.sending \
-                        or row.claimed_by != self.token:
-                    # Our lease ran out mid-send and another dispatcher settled the row as
-                    # unknown; a late "sent" is still the truth.
-                    if row is not None and outcome.result is Result.sent \
-                            and row.state is OutboxState.unknown:
-                        self._mark_sent(row, channel.name)
-                    self.stats.count(row_id, "lost")
+                row = self._record(session, row_id, marker_id, channel.name, outcome,
+                                   duration_ms)
+                settle = getattr(channel, "settle", None)
+                if settle is not None:
+                    settle(session, delivery, outcome)
+                passes_on = (self._pause_on_quota(session, channel, outcome)
+                             or outcome.result in (Result.skip, Result.failed))
+                for other_id, other_marker in companions:
+                    other = self._record(session, other_id, other_marker, channel.name, outcome,
+                                         duration_ms, note=f"与通知 #{row_id} 合并发送：")
+                    if other is not None and passes_on:
+                        self._pass_on(session, other, channel.name)
+                    elif other is not None:
+                        self._apply(session, other, channel.name, outcome)
+                if row is None:
                     return
-                if outcome.result in (Result.skip, Result.failed):
+                if passes_on:
                     idx += 1
                     continue
                 self._apply(session, row, channel.name, outcome)
                 return
+
+    def _record(self, session: Session, row_id: int, marker_id: int, channel: str,
+                outcome: Outcome, duration_ms: int, note: str = "") -> OutboxMessage | None:
+        """Replace a send's in-flight marker with its outcome; the locked row if still ours."""
+        row = session.execute(
+            select(OutboxMessage).where(OutboxMessage.id == row_id)
+            .with_for_update(key_share=True).execution_options(populate_existing=True)
+        ).scalar_one_or_none()
+        marker = session.get(DeliveryAttempt, marker_id, populate_existing=True)
+        marker.outcome = outcome.attempt_outcome
+        marker.errcode = outcome.errcode
+        marker.response = (note + outcome.short_detail)[:DETAIL_MAX] or None
+        marker.duration_ms = duration_ms
+        if row is None or row.state is not OutboxState.sending or row.claimed_by != self.token:
+            # Our lease ran out mid-send and another dispatcher settled the row as unknown; a
+            # late "sent" is still the truth.
+            if row is not None and outcome.result is Result.sent \
+                    and row.state is OutboxState.unknown:
+                self._mark_sent(row, channel)
+            self.stats.count(row_id, "lost")
+            return None
+        return row
+
+    # -- digests (channels with batch_filter/join) ---------------------------------------------------
+
+    def _gather(self, session: Session, row: OutboxMessage, channel: Channel,
+                delivery: Delivery) -> tuple[Delivery, list[DeliveryAttempt]]:
+        """Claim other due rows the channel sends in the same message as ``row``; returns the
+        joined delivery and the companions' in-flight markers."""
+        batch_filter = getattr(channel, "batch_filter", None)
+        if batch_filter is None:
+            return delivery, []
+        t = OutboxMessage
+        # Due rows, and rows this pass claimed but has not processed yet (no attempt so far).
+        ours = and_(t.state == literal_column("'sending'"), t.claimed_by == self.token,
+                    t.id.in_(set(self.claimed) - self.joined))
+        stmt = (select(t).where(or_(_pending_due(self.now()), ours), t.id != row.id,
+                                batch_filter(row))
+                .order_by(t.next_attempt_at, t.id).limit(channel.batch_limit))
+        if session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update(skip_locked=True, key_share=True)
+        candidates = session.scalars(stmt.execution_options(populate_existing=True)).all()
+        if not candidates:
+            return delivery, []
+        delivery, joined = channel.join(delivery, candidates)
+        markers = []
+        for other in candidates:
+            if other.id not in joined:
+                continue
+            if other.state is OutboxState.sending:
+                self.joined.add(other.id)
+            else:
+                self.stats.claimed += 1
+            other.state = OutboxState.sending
+            other.claimed_by, other.claimed_until = self.token, row.claimed_until
+            other.channel = channel.name
+            other.attempts += 1
+            inbox = self.channels.inbox.prepare(other, session)
+            if isinstance(inbox, Outcome) and inbox.result is Result.sent:
+                self._attempt(session, other, self.channels.inbox.name, inbox)
+            markers.append(self._attempt(
+                session, other, channel.name, Outcome.unknown(f"与通知 #{row.id} 合并发送中"),
+                as_=AttemptOutcome.in_flight))
+        return delivery, markers
+
+    def _pass_on(self, session: Session, row: OutboxMessage, channel: str) -> None:
+        """A digest companion whose channel skipped or refused: its next channel in a later pass
+        (due now), or the inbox copy when none is left."""
+        order = self.channels.order_for(row.kind)
+        nxt = order.index(channel) + 1 if channel in order else len(order)
+        if nxt >= len(order):
+            self._finish_without_channel(session, row)
+            return
+        row.state = OutboxState.pending
+        row.channel = order[nxt]
+        row.next_attempt_at = self.now()
+        row.claimed_by = row.claimed_until = None
+        self.stats.count(row.id, "retried")
+
+    # -- the daily quota (45009) -------------------------------------------------------------------
+
+    def _paused_until(self, session: Session, channel: str) -> datetime | None:
+        until = session.scalar(select(ChannelPause.paused_until)
+                               .where(ChannelPause.channel == channel))
+        return until if until is not None and until > self.now() else None
+
+    def _pause_on_quota(self, session: Session, channel: Channel, outcome: Outcome) -> bool:
+        """45009: pause the channel until Beijing midnight and alert staff once (True)."""
+        if outcome.result is not Result.retry or outcome.errcode != DAILY_QUOTA \
+                or not getattr(channel, "quota_pause", True):
+            return False
+        now = self.now()
+        until = now + timedelta(seconds=seconds_until_beijing_midnight(now.timestamp()))
+        reason = outcome.short_detail
+        if not insert_ignoring_duplicate(session, ChannelPause.__table__, {
+                "channel": channel.name, "paused_until": until, "reason": reason,
+                "created_at": now}, ["channel"]):
+            session.execute(update(ChannelPause).where(
+                ChannelPause.channel == channel.name, ChannelPause.paused_until < until
+            ).values(paused_until=until, reason=reason, created_at=now)
+                .execution_options(synchronize_session=False))
+        label = CHANNEL_LABELS.get(channel.name, channel.name)
+        day = now.astimezone(CHINA_TZ).date()
+        log.warning("channel paused: daily quota used up", extra={"fields": {
+            "channel": channel.name, "until": until.isoformat()}})
+        # One alert per channel and Beijing day: the dedupe key, whoever hits 45009 first.
+        alert_staff(session, subject=f"channel_pause:{channel.name}:{day.isoformat()}",
+                    title=f"{label}今日额度已用完",
+                    body=f"{label}今日调用次数已达微信上限（45009），已暂停发送至北京时间次日零点；"
+                         "期间的通知改由其他渠道和站内信送达。请检查是否有异常的大量发送。")
+        record(session, actor_id=None, action="notice.channel_paused", object_type="channel",
+               object_id=channel.name, after={"paused_until": until.isoformat(),
+                                              "reason": reason})
+        return True
 
     # -- outcomes ----------------------------------------------------------------------------
 

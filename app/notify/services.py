@@ -151,6 +151,24 @@ def fan_out(session: Session, *, kind: str, subject: str, recipient_ids: Sequenc
     ])
 
 
+def staff_ids(session: Session) -> list[int]:
+    """Everyone holding an active CPPCC staff role (政协工作人员)."""
+    from ..org.models import Person, Role, RoleAssignment
+
+    return list(session.scalars(
+        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.staff, RoleAssignment.is_active, Person.is_active)
+        .distinct().order_by(RoleAssignment.person_id)))
+
+
+def alert_staff(session: Session, *, subject: str, title: str, body: str,
+                link: str | None = None) -> list[OutboxMessage]:
+    """A ``staff_alert`` to every staff member (the WeCom robot turns them into one group
+    message); once per ``subject``."""
+    return fan_out(session, kind="staff_alert", subject=subject, recipient_ids=staff_ids(session),
+                   title=title, body=body, link=link)
+
+
 # --- staff: settle what the dispatcher could not ------------------------------------------------
 
 def requeue_notice(session: Session, outbox_id: int, *, actor_id: int | None,

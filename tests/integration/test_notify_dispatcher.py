@@ -17,7 +17,7 @@ from app.notify.models import (
     AttemptOutcome, DeliveryAttempt, InboxItem, OutboxMessage, OutboxState,
 )
 from app.notify.services import dedupe_key, enqueue_notice
-from app.org.models import Person, WechatApp, WechatIdentity
+from app.org.models import Person
 
 POLICY = DispatchPolicy(max_attempts=5, base_delay=10, max_delay=1000, jitter=0.2,
                         lease_seconds=300)
@@ -281,17 +281,18 @@ def test_batch_size_bounds_a_pass(app, factory, person):
 
 
 def test_sandbox_mode_delivers_to_the_fake_wechat(app, person, fake_wechat):
-    with app.extensions["db"].session_scope() as s:
-        s.add(WechatIdentity(person_id=person, app=WechatApp.oa, openid="o_zhangsan_oa"))
+    # No openid at all: the real channels skip, the sandbox channel (last) still reaches the fake.
     [row_id] = enqueue(app, person)
     stats = dispatch_once(app, batch_size=5, worker_id="w")  # the app's own channels
     assert stats.sent == 1
     row, attempts, inbox = load(app, row_id)
     assert row.state is OutboxState.sent and row.channel == "sandbox" and len(inbox) == 1
     [call] = fake_wechat.calls("/cgi-bin/message/custom/send", ok=True)
-    assert call.body["touser"] == "o_zhangsan_oa"
+    assert call.body["touser"] == f"osandbox_person_{person}"
     assert call.body["text"]["content"].startswith("【反馈提醒】")
-    assert [a.outcome.value for a in attempts] == ["sent", "sent"]
+    assert [(a.channel, a.outcome.value) for a in attempts] == [
+        ("inbox", "sent"), ("mp_subscribe", "skipped"), ("oa_template", "skipped"),
+        ("oa_customer_service", "skipped"), ("sandbox", "sent")]
 
 
 def test_sandbox_outside_the_window_falls_back_to_the_inbox(app, person, fake_wechat):
