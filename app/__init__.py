@@ -24,6 +24,7 @@ BLUEPRINTS = [
     "app.consultations.checkin_routes:bp",
     "app.consultations.opinion_routes:bp",
     "app.consultations.report_routes:bp",
+    "bots.webhook:bp",
 ]
 
 

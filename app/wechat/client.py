@@ -1,4 +1,5 @@
-"""WeChat gateways: the ONLY module in the project that imports wechatpy.
+"""WeChat gateways. wechatpy is imported only inside the app/wechat package (here and in
+oa_messages.py, the Official Account server messages).
 
 ``Wechat`` holds one gateway per app — ``mp`` (mini-program, WECHAT_MP_APPID/SECRET) and ``oa``
 (Official Account, WECHAT_OA_APPID/SECRET) — plus the WeCom group robot. All HTTP goes through one
