@@ -19,7 +19,7 @@ page (``handle_inbound(app, Inbound(openid=…, kind="text", content="参加"))`
 or None), so both take exactly the same path:
 
 1. De-duplication in Redis (``SET NX``, ten minutes): the key is the MsgId, or for events (which
-   have none, WECHAT.md trap 4) FromUserName + CreateTime + Event. The value is the state of the
+   have none, WECHAT.md trap 4) FromUserName + CreateTime + Event + EventKey. The value is the state of the
    message: ``pending`` while it is answered, ``replied`` with the text once answered in time
    (WeChat retries when it got no answer within 5 s; a retry gets the same reply again, and the
    person sees it once, on the delivery WeChat is waiting for), ``async`` when the answer goes
@@ -81,11 +81,13 @@ def _refused(status: int, code: str, message: str, reason: str | None = None) ->
 # --- de-duplication -----------------------------------------------------------------------------
 
 def dedupe_id(appid: str, inbound: Inbound) -> str:
-    """A short stable id of one message: MsgId, or sender + CreateTime + event for events."""
+    """A short stable id of one message: MsgId, or for events sender + CreateTime + event and
+    its key (a retry repeats all four; two menu taps in the same second differ in the key)."""
     if inbound.msg_id:
         ident = f"{appid}|msg|{inbound.msg_id}"
     else:
-        ident = f"{appid}|evt|{inbound.openid}|{inbound.create_time}|{inbound.event}"
+        ident = (f"{appid}|evt|{inbound.openid}|{inbound.create_time}|{inbound.event}|"
+                 f"{inbound.event_key}")
     return hashlib.sha256(ident.encode("utf-8")).hexdigest()[:40]
 
 

@@ -49,10 +49,11 @@ def text_xml(content="参加", openid="o_alice", msg_id=6000000000000000001, cre
             f"<Content><![CDATA[{content}]]></Content><MsgId>{msg_id}</MsgId></xml>")
 
 
-def event_xml(openid="o_alice", create_time=1700000000, event="subscribe"):
+def event_xml(openid="o_alice", create_time=1700000000, event="subscribe", key=None):
+    key_element = f"<EventKey>{key}</EventKey>" if key is not None else ""
     return (f"<xml><ToUserName>gh_cppcc</ToUserName><FromUserName>{openid}</FromUserName>"
             f"<CreateTime>{create_time}</CreateTime><MsgType>event</MsgType>"
-            f"<Event>{event}</Event></xml>")
+            f"<Event>{event}</Event>{key_element}</xml>")
 
 
 class Conversation:
@@ -254,6 +255,13 @@ def test_events_are_deduplicated_on_sender_and_create_time(client, token, talk):
         ("o_alice", 1700000000, "subscribe"), ("o_alice", 1700000001, "subscribe"),
         ("o_bob", 1700000000, "subscribe"), ("o_alice", 1700000000, "unsubscribe")]
     assert all(c.msg_id == 0 and c.kind == "event" for c in talk.calls)
+
+
+def test_two_menu_taps_in_one_second_are_two_events(client, token, talk):
+    for key in ("MY_MEETINGS", "MY_MEETINGS", "HELP", "HELP"):
+        assert post(client, event_xml(event="CLICK", key=key), signed(token)).status_code == 200
+    assert [(c.event, c.event_key) for c in talk.calls] == [
+        ("click", "MY_MEETINGS"), ("click", "HELP")]
 
 
 def test_concurrent_deliveries_run_the_conversation_once(app, token, talk):
