@@ -18,6 +18,7 @@ const { confirmModal } = require('../../utils/modal')
 const { formatTime } = require('../../utils/format')
 const { meetingView, attendanceView, meetingInfoText, clockText } = require('../../utils/meetings_format')
 const { idFrom } = require('../../utils/query')
+const { askToSubscribe, prefetchSubscriptions } = require('../../utils/subscribe')
 
 const INVALID_ID = '会议链接无效，请从“我的会议”中打开'
 const NOT_FOUND = '该协商活动不存在或您没有受邀'
@@ -34,6 +35,8 @@ const CODE_REFRESH_MS = 60 * 1000
 // Refusals after which the page shows the meeting as it now is (the list was locked, the meeting
 // cancelled or held meanwhile).
 const STALE_CODES = ['list_locked', 'consultation_cancelled', 'consultation_held']
+// Answering the invitation is the moment to ask for WeChat notices about this meeting.
+const SUBSCRIBE_KINDS = ['meeting_notice', 'briefing', 'status_change']
 
 function scanQrCode() {
   return new Promise((resolve, reject) => {
@@ -156,6 +159,7 @@ Component({
       }
       this.apply(body)
       this.setData({ loading: false })
+      if (this.data.m.canAnswer) prefetchSubscriptions() // so the RSVP tap can ask at once
       await this.loadExtras()
     },
 
@@ -280,6 +284,7 @@ Component({
     // a retry needs no Idempotency-Key.
     async sendRsvp(data) {
       if (this.data.rsvpBusy) return
+      askToSubscribe(SUBSCRIBE_KINDS) // within the tap; never holds up or fails the answer
       this.setData({ rsvpBusy: true, rsvpError: '', formError: '' })
       try {
         const body = await request({ path: `/api/consultations/${this.data.id}/rsvp`, method: 'PUT', data })

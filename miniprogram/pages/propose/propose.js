@@ -11,6 +11,7 @@ const config = require('../../utils/config')
 const changes = require('../../utils/changes')
 const { CATEGORY_OPTIONS, HELD_NOTICE, similarItem } = require('../../utils/format')
 const { idFrom } = require('../../utils/query')
+const { askToSubscribe, prefetchSubscriptions } = require('../../utils/subscribe')
 
 const TITLE_MIN = 4
 const TITLE_MAX = 60
@@ -73,6 +74,7 @@ Component({
       this.setData({ platformId: id })
       this._photoSeq = 0
       this._uploadKeys = {}
+      prefetchSubscriptions() // so the submit tap can ask for notices at once
       return this.loadPlatform()
     },
 
@@ -297,6 +299,9 @@ Component({
         wx.showToast({ title: problem, icon: 'none', duration: 2500 })
         return
       }
+      // Within the tap: progress and feedback on this suggestion by WeChat notice (never holds up
+      // or fails the submission).
+      askToSubscribe(['status_change', 'feedback'])
       const data = this.payload()
       // One key for this suggestion until it is created: a retry after a network failure
       // sends the same key, and the server creates the suggestion once.

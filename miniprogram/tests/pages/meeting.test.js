@@ -7,11 +7,14 @@ const {
   has, invitation, invited, meeting, meetingServer, open,
   tally, tap, tick, type,
 } = require('../helpers/meeting')
+const { resetSubscriptions } = require('../../utils/subscribe')
 
 let pageId
 beforeAll(() => {
   pageId = simulate.load(path.join(__dirname, '../../pages/meeting/meeting'))
 })
+
+beforeEach(() => resetSubscriptions())
 
 // --- what an invitee sees --------------------------------------------------------------------
 
@@ -22,7 +25,8 @@ test('an invitee sees the meeting in China time, the agenda, their answer and th
 
   await open(page)
 
-  expect(calls(server).sort()).toEqual([`GET ${DETAIL}`, `GET ${DETAIL}/briefing`])
+  // The subscribe-message list is prefetched for the RSVP tap (utils/subscribe.js).
+  expect(calls(server).sort()).toEqual([`GET ${DETAIL}`, `GET ${DETAIL}/briefing`, 'GET /api/me/subscriptions'])
   expect(server.calls[0].header.Authorization).toBe('Bearer tok-1')
   expect(textOf(page.querySelector('.meeting'))).toBe(
     '老旧小区加装电梯 已安排 时间 2026年12月10日（星期四）14:30–16:30 地点 现场（移动协商）：前进村文化广场 '
@@ -67,6 +71,50 @@ test('参加: PUT /rsvp {answer: accepted}; the page shows the new answer', asyn
   expect(textOf(page.querySelector('.rsvp'))).toBe('我的邀请 身份 政协委员 答复 参加 召集人确认参会名单之前，您可以修改答复。 参加 请假')
   expect(page.querySelector('.my-answer').dom.className).not.toContain('answer-pending')
   expect(env.toastTitles()).toEqual(['已答复：参加'])
+})
+
+test.each([
+  ['accepts', { T_MEET: 'accept', T_STATUS: 'accept' }],
+  ['refuses', 'fail'],
+])('参加 asks for WeChat notices of the meeting within the tap; the answer goes through when the person %s', async (_, answer) => {
+  const env = installWx({ storage: LOGGED_IN })
+  const list = {
+    kinds: ['meeting_notice', 'briefing', 'status_change', 'feedback'].map(kind => ({
+      kind, kind_label: kind, template_id: kind === 'status_change' ? 'T_STATUS' : kind === 'feedback' ? 'T_FEED' : 'T_MEET',
+      long_term: false, subscribed: false, credits: 0,
+    })),
+    max_per_request: 3,
+    credit_cap: 50,
+  }
+  const server = meetingServer({
+    extra: req => {
+      if (req.path === '/api/me/subscriptions') return { status: 200, body: list }
+      if (req.path === `${DETAIL}/rsvp`) {
+        return { status: 200, body: meeting({ my_invitation: invitation({ answer: 'accepted', answer_label: '参加' }) }) }
+      }
+      return undefined
+    },
+  })
+  const dialog = jest.spyOn(wx, 'requestSubscribeMessage').mockImplementation(opts => {
+    setTimeout(() => (answer === 'fail'
+      ? opts.fail({ errMsg: 'requestSubscribeMessage:fail cancel' })
+      : opts.success({ errMsg: 'requestSubscribeMessage:ok', ...answer })), 0)
+  })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  await waitFor(() => server.to('/api/me/subscriptions').length === 1)
+  await simulate.sleep(0)
+
+  tap(page, 'accept-btn')
+  await waitFor(() => env.toast.mock.calls.length > 0)
+
+  expect(dialog).toHaveBeenCalledTimes(1)
+  expect(dialog.mock.calls[0][0].tmplIds).toEqual(['T_MEET', 'T_STATUS'])
+  expect(server.to(`${DETAIL}/rsvp`)[0].data).toEqual({ answer: 'accepted' })
+  expect(env.toastTitles()).toEqual(['已答复：参加'])
+  await simulate.sleep(10)
+  const posts = server.calls.filter(c => c.method === 'POST' && c.path === '/api/me/subscriptions')
+  expect(posts.map(c => c.data)).toEqual(answer === 'fail' ? [] : [answer])
 })
 
 test('请假 needs a reason: an empty one gets a hint and no request; a reason is sent', async () => {

@@ -3,6 +3,7 @@ const simulate = require('miniprogram-simulate')
 const config = require('../../utils/config')
 const changes = require('../../utils/changes')
 const { installWx, fakeServer, fakeUploads, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
+const { resetSubscriptions } = require('../../utils/subscribe')
 
 const LOGGED_IN = { 'auth.token': 'tok-1', 'auth.expires_at': '2099-01-01T00:00:00Z' }
 const KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -36,6 +37,7 @@ beforeAll(() => {
 
 beforeEach(() => {
   changes.takeProposed() // forget what earlier tests proposed
+  resetSubscriptions()
 })
 
 /** The platform and the similar list are answered; `propose(req)` answers the submit. */
@@ -241,6 +243,41 @@ test('success: POST with the exact fields and an Idempotency-Key, then the new s
   expect(env.redirectTo.mock.calls[0][0].url).toBe('/pages/suggestion/suggestion?id=42')
   expect(env.toastTitles()).toEqual(['提交成功'])
   expect(changes.takeProposed()).toEqual(['11']) // the platform's list reloads when shown again
+})
+
+test('提交建议 asks for notices on its progress within the tap and reports the answers', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  const list = {
+    kinds: [
+      { kind: 'status_change', kind_label: '进展通知', template_id: 'T_STATUS', long_term: false, subscribed: false, credits: 2 },
+      { kind: 'feedback', kind_label: '反馈通知', template_id: 'T_FEED', long_term: true, subscribed: false, credits: 0 },
+    ],
+    max_per_request: 3,
+    credit_cap: 50,
+  }
+  const server = fakeServer(req => {
+    if (req.path === '/api/platforms/11') return { status: 200, body: PLATFORM }
+    if (req.path === SIMILAR_PATH) return { status: 200, body: { items: [] } }
+    if (req.path === '/api/me/subscriptions') return { status: 200, body: list }
+    if (req.method === 'POST' && req.path === PROPOSE_PATH) return { status: 201, body: created({ id: 43 }) }
+    return undefined
+  })
+  const dialog = jest.spyOn(wx, 'requestSubscribeMessage').mockImplementation(opts => {
+    setTimeout(() => opts.success({ errMsg: 'requestSubscribeMessage:ok', T_STATUS: 'accept', T_FEED: 'reject' }), 0)
+  })
+  const page = renderPage(simulate, pageId)
+  await openForm(page)
+  await waitFor(() => server.to('/api/me/subscriptions').length === 1)
+  await fill(page)
+
+  page.querySelector('.submit').dispatchEvent('tap')
+  await waitFor(() => env.redirectTo.mock.calls.length > 0)
+
+  expect(dialog.mock.calls[0][0].tmplIds).toEqual(['T_STATUS', 'T_FEED'])
+  expect(server.to(PROPOSE_PATH)).toHaveLength(1)
+  await waitFor(() => server.calls.some(c => c.method === 'POST' && c.path === '/api/me/subscriptions'))
+  const report = server.calls.find(c => c.method === 'POST' && c.path === '/api/me/subscriptions')
+  expect(report.data).toEqual({ T_STATUS: 'accept', T_FEED: 'reject' })
 })
 
 test('held for review: a clear notice that it is published after review, and a way to see it', async () => {
