@@ -17,8 +17,8 @@ from .models import Answer, Consultation, ConsultationState
 from .research import has_completed_research, research_of
 from .rules import briefing_due_at
 from .services import (
-    calendar_link, ensure_open, invitations_of, managed_consultation, meeting_link, topic_of,
-    when_text, where_text,
+    calendar_link, ensure_open, invitations_of, managed_consultation, meeting_link,
+    notice_payload, topic_of, when_text, where_text,
 )
 
 
@@ -50,8 +50,8 @@ def send_briefing(session: Session, *, consultation_id: int, actor: Person | Non
     fan_out(session, kind="briefing", subject=f"consultation:{c.id}:v{c.version}",
             recipient_ids=people, title="会前通报",
             body=f"“{topic.title}”协商会议将于{when_text(c)}召开，请提前了解议题和调研情况。",
-            link=meeting_link(c.id), payload={"consultation_id": c.id,
-                                              "calendar": calendar_link(c.id)})
+            link=meeting_link(c.id), payload=notice_payload(c, topic,
+                                                            calendar=calendar_link(c.id)))
     if c.briefing_sent_at is None:
         c.briefing_sent_at = utcnow()
         record(session, actor_id=actor.id if actor else None, action="consultation.briefing",

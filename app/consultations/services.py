@@ -210,14 +210,21 @@ def topic_of(session: Session, c: Consultation) -> Topic:
     return session.get(Topic, c.topic_id)
 
 
+def notice_payload(c: Consultation, topic: Topic, **extra) -> dict:
+    """The outbox payload of a meeting's notices: its id, and what the WeChat message templates
+    show (docs/wechat.md, WECHAT_TEMPLATES sources topic, starts_at, place)."""
+    return {"consultation_id": c.id, "topic": topic.title, "starts_at": c.starts_at.isoformat(),
+            "place": c.place, **extra}
+
+
 def _send_notice(session: Session, c: Consultation, person_ids: list[int]) -> None:
     topic = topic_of(session, c)
     fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
             recipient_ids=person_ids, title="协商会议通知",
             body=f"邀请您参加“{topic.title}”协商会议，时间：{when_text(c)}，{where_text(c)}。"
                  "请在小程序中回复是否参加。",
-            link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
-                                              "calendar": calendar_link(c.id)})
+            link=meeting_link(c.id), payload=notice_payload(c, topic, version=c.version,
+                                                            calendar=calendar_link(c.id)))
 
 
 @dataclass
@@ -281,8 +288,8 @@ def update_consultation(session: Session, *, actor: Person, consultation_id: int
                 recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
                 title="协商会议变更", body=f"“{topic.title}”协商会议有变更，现定于{when_text(c)}，"
                                           f"{where_text(c)}。",
-                link=meeting_link(c.id), payload={"consultation_id": c.id, "version": c.version,
-                                                  "calendar": calendar_link(c.id)})
+                link=meeting_link(c.id), payload=notice_payload(
+                    c, topic, version=c.version, calendar=calendar_link(c.id)))
     return c
 
 
@@ -305,7 +312,7 @@ def cancel_consultation(session: Session, *, actor: Person, consultation_id: int
                 recipient_ids=[i.person_id for i in invitations_of(session, c.id)],
                 title="协商会议取消", body=f"原定{when_text(c)}的“{topic.title}”协商会议已取消。"
                                           f"原因：{c.cancelled_reason}",
-                link=meeting_link(c.id), payload={"consultation_id": c.id, "cancelled": True})
+                link=meeting_link(c.id), payload=notice_payload(c, topic, cancelled=True))
     return c
 
 

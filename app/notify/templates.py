@@ -202,7 +202,7 @@ def parse_templates(raw: Any) -> TemplateSet:
 
 
 def _sandbox_templates() -> TemplateSet:
-    meeting = {"thing1": "title", "time2": "starts_at", "thing3": "place", "thing4": "body"}
+    meeting = {"thing1": "topic", "time2": "starts_at", "thing3": "place", "thing4": "title"}
     notice = {"thing1": "kind_label", "thing2": "title", "thing3": "body"}
     raw: dict[str, dict] = {}
     for kind in NOTICE_KINDS:

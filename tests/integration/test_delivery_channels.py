@@ -62,10 +62,11 @@ def person(app, name="张三", *, mp=True, oa=True, credits=0, inbound_hours_ago
 def meeting_notice(app, pid, n=0, kind="meeting_notice") -> int:
     with app.extensions["db"].session_scope() as s:
         return enqueue_notice(
-            s, kind=kind, recipient_id=pid, title=LONG_TITLE,
+            s, kind=kind, recipient_id=pid, title="协商会议通知",
             body="请于11月30日14:30到新浦街道议事室参加协商会议，并在小程序中回复是否参加。",
             link="/pages/meeting/meeting?id=7",
-            payload={"consultation_id": 7, "starts_at": "2026-11-30T06:30:00+00:00",
+            payload={"consultation_id": 7, "topic": LONG_TITLE,
+                     "starts_at": "2026-11-30T06:30:00+00:00",
                      "place": "新浦街道议事室"},
             dedupe_key=dedupe_key(kind, f"consultation:7:{n}", pid)).id
 
@@ -105,7 +106,7 @@ def test_subscribe_message_goes_with_fitted_data_and_page_and_spends_a_credit(
         "thing1": {"value": LONG_TITLE[:19] + "…"},
         "time2": {"value": "2026年11月30日 14:30"},
         "thing3": {"value": "新浦街道议事室"},
-        "thing4": {"value": "请于11月30日14:30到新浦街道议…"},
+        "thing4": {"value": "协商会议通知"},
     }
     assert credit(app, pid) == 1
     row, attempts = load(app, row_id)

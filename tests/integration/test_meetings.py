@@ -3,7 +3,7 @@ calendar file and a deep link, changes and cancellation, RSVPs (accept, decline 
 substitute), the locked final list, and the D15 briefing blocked before research (D11)."""
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -92,6 +92,9 @@ def test_schedule_invite_and_notice_with_composition_check(client, app, world):
     assert sorted(m.recipient_id for m in sent) == sorted(world["people"][p] for p, _ in FULL)
     assert sent[0].payload["calendar"] == f"/api/consultations/{c['id']}/calendar.ics"
     assert sent[0].link == c["link"] and "前进村文化广场" in sent[0].body
+    # What the WeChat message templates show (app/notify/templates.py sources).
+    assert sent[0].payload["place"] == "前进村文化广场" and sent[0].payload["topic"]
+    assert datetime.fromisoformat(sent[0].payload["starts_at"]).tzinfo is not None
     # Invited after the notices went out: told at once.
     invite(client, world, c["id"], [("member2", "member")])
     assert len(outbox(app, "meeting_notice")) == 7
