@@ -5,15 +5,64 @@ Interface used by the webhook (bots/webhook.py) and the sandbox chat page:
     reply = answer(session, Inbound(openid=…, kind="text", content="参加"))
 
 ``answer`` records the inbound (chat_accounts: the 48-hour customer-service window, follow /
-unfollow), works out the intent and calls the same services as the API. It writes through
-``session`` but never commits: the caller commits once. It returns the reply text for the
-person (Chinese), or None when there is nothing to say.
+unfollow), works out the intent (bots/intents.py) and calls the same services as the API, with
+the same permission checks. It writes through ``session`` but never commits: the caller commits
+once. It returns the reply text for the person (Chinese), or None when there is nothing to say.
+A service's AppError becomes its Chinese message (and whatever the intent wrote is rolled back
+to a savepoint); any other exception propagates (the webhook apologises and rolls back).
+
+Numbered choices (docs/chatbot.md): "我的会议" lists my coming meetings by start time; the
+number after a verb ("参加 2", "请假 1 出差") selects from that same list. Convenor intents
+number the coming meetings they manage the same way. Without a number the bot acts only when
+it cannot be wrong (one meeting, or exactly one still unanswered) and otherwise shows the list.
+
+Nothing twice: an RSVP repeats harmlessly (answer_invitation changes nothing for the same
+answer and writes no audit entry); a suggestion is keyed by the inbound MsgId (an
+idempotency record in the same transaction), so the same message never creates two.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Callable
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
+
+from app.auth import ratelimit
+from app.auth.permissions import has_any_role, reach
+from app.chat import services as chat
+from app.consultations import services as meetings
+from app.consultations.briefing import briefing_text
+from app.consultations.checkin import CLOSES_AFTER, current_code
+from app.consultations.models import (
+    ANSWER_LABELS, Answer, Consultation, ConsultationState, Invitation,
+)
+from app.consultations.rules import briefing_due_at
+from app.db import insert_ignoring_duplicate, utcnow
+from app.errors import AppError
+from app.idempotency import IdempotencyRecord
+from app.org.models import (
+    HostType, Person, Platform, PlatformKind, PlatformServedUnit, Region, RegionLevel,
+)
+from app.redis_client import get_redis
+from app.suggestions import safety
+from app.suggestions.models import SuggestionState
+from app.suggestions.routes import SUGGEST_LIMIT
+from app.suggestions.schemas import TITLE_MAX
+from app.suggestions.services import propose_suggestion
+from app.topics.models import CATEGORY_LABELS, Category, Topic
+from app.topics.services import MANAGE
+from app.workdays import CHINA_TZ
+
+from . import intents, replies
+from .intents import Intent
+
+LIST_LIMIT = 20
+# A suggestion from the chat has no category field: 实事 (livelihood, D6) fits most of what
+# residents raise; the reply says so.
+DEFAULT_CATEGORY = Category.livelihood
+NOT_TEXT = "not_text"
 
 
 @dataclass(frozen=True)
@@ -33,6 +82,368 @@ class Reply:
     person_id: int | None = None  # the bound person, when known (a late reply goes via the outbox)
 
 
+@dataclass
+class Turn:
+    session: Session
+    person: Person
+    intent: Intent
+    inbound: Inbound
+
+
+def intent_of(inbound: Inbound) -> Intent:
+    if inbound.kind == "text":
+        return intents.parse(inbound.content)
+    if inbound.kind == "event":
+        return intents.from_event(inbound.event, inbound.event_key)
+    return Intent(NOT_TEXT)
+
+
 def answer(session: Session, inbound: Inbound) -> Reply | None:
-    """Placeholder until the intents land: always the help text."""
-    return Reply("您好，这里是“有事好商量”协商平台。回复“帮助”查看可以办理的事项。")
+    openid = inbound.openid
+    if not chat.valid_openid(openid):
+        return None
+    intent = intent_of(inbound)
+    if intent.kind == intents.UNSUBSCRIBE:
+        chat.record_inbound(session, openid, followed=False)
+        return None
+    chat.record_inbound(session, openid,
+                        followed=True if intent.kind == intents.SUBSCRIBE else None)
+    person = chat.person_for_openid(session, openid)
+    if intent.kind == intents.BIND and intent.text:
+        return _bind(session, openid, intent.text, person)
+    greeting = replies.WELCOME + "\n" if intent.kind == intents.SUBSCRIBE else ""
+    if person is None:
+        person = chat.bind_by_unionid(session, openid)
+        if person is None:
+            if intent.kind == intents.BIND:
+                return Reply(replies.BIND_USAGE)
+            return Reply(greeting + replies.HOW_TO_BIND)
+        greeting += f"您好{_name(person)}！已为您关联小程序账号。\n"
+    if not person.is_active:
+        return Reply(replies.DISABLED, person.id)
+    handler = HANDLERS.get(intent.kind, _unknown)
+    try:
+        with session.begin_nested():  # an AppError leaves nothing of this intent behind
+            text = handler(Turn(session, person, intent, inbound))
+    except AppError as exc:
+        text = exc.message
+    return Reply(replies.cut(greeting + text), person.id)
+
+
+def _name(person: Person) -> str:
+    from app.auth.services import NEW_USER_NAME
+
+    return "" if not person.name or person.name == NEW_USER_NAME else f"，{person.name}"
+
+
+# --- binding ------------------------------------------------------------------------------------
+
+def _bind(session: Session, openid: str, code: str, current: Person | None) -> Reply:
+    try:
+        with session.begin_nested():
+            bound = chat.bind_by_code(session, openid, code)
+    except AppError as exc:
+        return Reply(exc.message, current.id if current else None)
+    if bound.already:
+        name = _name(bound.person).lstrip("，")
+        text = f"这个微信已经绑定了您的账号{f'（{name}）' if name else ''}，无需重复绑定。"
+    else:
+        text = f"绑定成功{_name(bound.person)}！以后的会议通知和办理结果会发到这里。"
+        if bound.moved:
+            text += "您原来绑定的另一个微信已解除，今后只发到这个微信。"
+    return Reply(text + "\n回复“帮助”查看可以办理的事项。", bound.person.id)
+
+
+# --- meetings: the numbered lists ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Item:
+    consultation: Consultation
+    title: str
+    invitation: Invitation | None = None
+
+    def line(self) -> str:
+        return replies.meeting_line(self.consultation, self.title)
+
+
+def my_meetings(session: Session, person: Person) -> list[Item]:
+    """My coming meetings, soonest first: the API's "my meetings" (not ended, not cancelled)."""
+    rows = session.execute(
+        select(Consultation, Invitation, Topic.title)
+        .join(Invitation, Invitation.consultation_id == Consultation.id)
+        .join(Topic, Topic.id == Consultation.topic_id)
+        .where(Invitation.person_id == person.id, Consultation.ends_at >= utcnow(),
+               Consultation.state != ConsultationState.cancelled)
+        .order_by(Consultation.starts_at, Consultation.id).limit(LIST_LIMIT)).all()
+    return [Item(c, title, inv) for c, inv, title in rows]
+
+
+def managed_meetings(session: Session, person: Person) -> list[Item]:
+    """The coming (or running) meetings on platforms this person manages — the same reach the
+    API's managed_consultation checks (convenor of the platform, CPPCC staff over its region)."""
+    r = reach(session, person, MANAGE)
+    if not r.region_paths and not r.platform_ids:
+        return []
+    rows = session.execute(
+        select(Consultation, Topic.title)
+        .join(Topic, Topic.id == Consultation.topic_id)
+        .join(Platform, Platform.id == Consultation.platform_id)
+        .join(Region, Region.id == Platform.region_id)
+        .where(Consultation.state.in_(meetings.ACTIVE),
+               Consultation.ends_at >= utcnow() - CLOSES_AFTER,
+               r.platform_clause(Platform.id, Region.path))
+        .order_by(Consultation.starts_at, Consultation.id).limit(LIST_LIMIT)).all()
+    return [Item(c, title) for c, title in rows]
+
+
+class Choice(AppError):
+    """Not an error of the person's: the bot needs a number (or the number is out of range)."""
+
+    status = 200
+    code = "choice_needed"
+
+
+def pick(items: list[Item], choice: int | None, verb_hint: str,
+         default: Callable[[list[Item]], Item | None] = lambda items: None) -> Item:
+    if choice is not None:
+        if not 1 <= choice <= len(items):
+            raise Choice(replies.out_of_range(choice, len(items)))
+        return items[choice - 1]
+    if len(items) == 1:
+        return items[0]
+    chosen = default(items)
+    if chosen is None:
+        raise Choice(replies.choose([i.line() for i in items], verb_hint))
+    return chosen
+
+
+def _only_pending(items: list[Item]) -> Item | None:
+    pending = [i for i in items if i.invitation.answer is Answer.pending]
+    return pending[0] if len(pending) == 1 else None
+
+
+def _next(items: list[Item]) -> Item:
+    return items[0]
+
+
+# --- invitee intents ------------------------------------------------------------------------------
+
+def _rsvp(t: Turn) -> str:
+    items = my_meetings(t.session, t.person)
+    if not items:
+        return replies.NO_PENDING
+    accept = t.intent.kind == intents.ACCEPT
+    hint = "例如：参加 1" if accept else "例如：请假 1 家里有事"
+    item = pick(items, t.intent.choice, hint, _only_pending)
+    c = item.consultation
+    try:
+        meetings.answer_invitation(
+            t.session, person=t.person, consultation_id=c.id,
+            answer=Answer.accepted if accept else Answer.declined,
+            reason=None if accept else t.intent.text)
+    except AppError as exc:
+        if exc.code != "reason_required":
+            raise
+        number = f" {items.index(item) + 1}" if len(items) > 1 else ""
+        return f"请假请说明原因，例如：请假{number} 家里有事"
+    if accept:
+        return f"已为您登记参加：{item.line()}。"
+    return f"已为您登记请假：{item.line()}。原因：{replies.cut(t.intent.text, 100, '…')}"
+
+
+def _my_meetings(t: Turn) -> str:
+    items = my_meetings(t.session, t.person)
+    if not items:
+        return replies.NO_MEETINGS
+    lines = [f"{i.line()}——{ANSWER_LABELS[i.invitation.answer]}" for i in items]
+    text = "您受邀的会议：\n" + replies.numbered(lines)
+    if any(i.invitation.answer is Answer.pending for i in items):
+        text += "\n答复请回复“参加 序号”或“请假 序号 原因”。"
+    return replies.cut(text, more="……（更多会议请在小程序“我的会议”中查看）")
+
+
+def _briefing(t: Turn) -> str:
+    items = my_meetings(t.session, t.person)
+    if not items:
+        return replies.NO_MEETINGS
+    item = pick(items, t.intent.choice, "例如：简报 1", _next)
+    # The same visibility as GET /api/consultations/<id>/briefing.
+    c = meetings.get_consultation_or_404(t.session, item.consultation.id, t.person)
+    head = f"会前通报（{item.line()}）"
+    if c.briefing_sent_at is None:
+        due = briefing_due_at(c.starts_at, c.briefing_days_before).astimezone(CHINA_TZ)
+        head += f"\n会前通报将于{due.month}月{due.day}日 {due:%H:%M} 发给参会人员，以下是目前的内容。"
+    more = ""
+    if len(items) > 1 and t.intent.choice is None:
+        more = f"\n（您共有 {len(items)} 场会议，回复“简报 2”查看第 2 场的通报）"
+    return replies.cut(f"{head}\n{briefing_text(t.session, c)}", replies.REPLY_MAX - len(more)) + more
+
+
+# --- convenor intents -------------------------------------------------------------------------------
+
+def _managed(t: Turn, hint: str, default=_next) -> Item:
+    items = managed_meetings(t.session, t.person)
+    if items:
+        return pick(items, t.intent.choice, hint, default)
+    if not has_any_role(t.session, t.person, MANAGE):
+        invited = my_meetings(t.session, t.person)
+        if invited:
+            # The API's own refusal for an invitee who does not manage the meeting (403).
+            meetings.managed_consultation(t.session, invited[0].consultation.id, t.person)
+    raise Choice(replies.NO_MANAGED)
+
+
+def _others(t: Turn, verb: str) -> str:
+    n = len(managed_meetings(t.session, t.person))
+    if n > 1 and t.intent.choice is None:
+        return f"\n（您召集的会议共 {n} 场，回复“{verb} 2”查看第 2 场）"
+    return ""
+
+
+def _tally(t: Turn, c: Consultation) -> str:
+    lines = []
+    for g in meetings.attendance_by_group(t.session, c.id):
+        lines.append(f"{g.label}：邀请{g.invited}人，参加{g.accepted}，请假{g.declined}，"
+                     f"委派{g.substitute}，未答复{g.pending}")
+    if not lines:
+        lines.append("还没有邀请参加人员。")
+    lines += meetings.list_warnings(t.session, c)
+    return "\n".join(lines)
+
+
+def _attendance(t: Turn) -> str:
+    item = _managed(t, "例如：出席情况 1")
+    c = meetings.managed_consultation(t.session, item.consultation.id, t.person)
+    state = "（名单已确认）" if c.list_locked_at else ""
+    return f"出席情况{state}：{item.line()}\n{_tally(t, c)}{_others(t, '出席情况')}"
+
+
+def _lock(t: Turn) -> str:
+    # Locking cannot be undone: with several meetings the convenor must say which one.
+    item = _managed(t, "例如：确认名单 1", default=lambda items: None)
+    c = meetings.lock_list(t.session, actor=t.person, consultation_id=item.consultation.id)
+    return (f"参会名单已确认：{item.line()}。受邀人员不能再改答复。\n{_tally(t, c)}")
+
+
+def _checkin(t: Turn) -> str:
+    item = _managed(t, "例如：签到 1")
+    code = current_code(t.session, actor=t.person, consultation_id=item.consultation.id)
+    until = code.expires_at.astimezone(CHINA_TZ)
+    return (f"签到码（{until:%H:%M} 前有效，每 5 分钟更换）：{code.code}\n"
+            f"会议：{item.line()}\n"
+            "请在小程序会议页面点“签到二维码”投到屏幕上；参会人员在小程序会议页面点“扫码签到”。"
+            f"{_others(t, '签到')}")
+
+
+# --- proposing a suggestion ---------------------------------------------------------------------------
+
+_SENTENCE_END = re.compile(r"[。！？!?\n；;]")
+
+
+def split_suggestion(text: str) -> tuple[str, str]:
+    """(title, description): a short text is the title; a longer one gives its first sentence
+    (cut to the title length) as the title and keeps the whole text as the description."""
+    text = text.strip()
+    if len(text) <= TITLE_MAX and not _SENTENCE_END.search(text.rstrip("。！？!?；;")):
+        return text, ""
+    first = _SENTENCE_END.split(text, maxsplit=1)[0].strip()
+    title = first if len(first) <= TITLE_MAX else first[:TITLE_MAX - 1] + "…"
+    return title, text
+
+
+def home_platform(session: Session, person: Person) -> Platform | None:
+    """Where a chat suggestion goes: the platform of the person's home village or community
+    (a room first), else one serving it (a joint or mobile room, a contact point), else the
+    town's; None without a home region (or none up to the town)."""
+    if person.home_region_id is None:
+        return None
+    region = session.get(Region, person.home_region_id)
+    chain = [int(p) for p in (region.path or "").split("/") if p] or [region.id]
+    local = (HostType.town, HostType.village, HostType.community)
+    for region_id in reversed(chain):
+        level = session.scalar(select(Region.level).where(Region.id == region_id))
+        if level in (RegionLevel.county, RegionLevel.city):
+            break
+        served = select(PlatformServedUnit.platform_id).where(
+            PlatformServedUnit.region_id == region_id)
+        for where in (Platform.region_id == region_id, Platform.id.in_(served)):
+            found = session.scalars(select(Platform).where(
+                where, Platform.is_active.is_(True), Platform.host_type.in_(local))
+                .order_by(Platform.kind != PlatformKind.room, Platform.id)).first()
+            if found is not None:
+                return found
+    return None
+
+
+def _propose(t: Turn) -> str:
+    if not t.intent.text:
+        return replies.PROPOSE_USAGE
+    platform = home_platform(t.session, t.person)
+    if platform is None:
+        return replies.NO_PLATFORM
+    key = f"oa-msg-{t.inbound.msg_id}" if t.inbound.msg_id else None
+    if key is not None:
+        claimed = insert_ignoring_duplicate(t.session, IdempotencyRecord.__table__, {
+            "person_id": t.person.id, "key": key, "endpoint": "chat:propose",
+            "request_hash": "", "status_code": 0, "response_body": None,
+            "created_at": utcnow()}, ["person_id", "key"])
+        if not claimed:  # the same message again: the first answer again, nothing new
+            body = t.session.scalar(select(IdempotencyRecord.response_body).where(
+                IdempotencyRecord.person_id == t.person.id, IdempotencyRecord.key == key))
+            return (body or {}).get("reply") or "这条建议已经收到了。"
+    ratelimit.check(get_redis(), SUGGEST_LIMIT, f"p{t.person.id}")  # the API's limit too
+    title, description = split_suggestion(t.intent.text)
+    suggestion, _ = propose_suggestion(t.session, person=t.person, platform_id=platform.id,
+                                       title=title, description=description,
+                                       category=DEFAULT_CATEGORY)
+    if suggestion.state is SuggestionState.held:
+        status = f"{safety.HELD_MESSAGE}。"
+    else:
+        status = "已公开，欢迎邻居们支持。"
+    text = (f"已收到您的建议“{title}”，交给{platform.name}。{status}\n"
+            f"类别暂定为“{CATEGORY_LABELS[DEFAULT_CATEGORY]}”。需要附照片、写明位置的，"
+            "请在小程序中提出。")
+    if key is not None:
+        t.session.execute(IdempotencyRecord.__table__.update().where(
+            IdempotencyRecord.person_id == t.person.id, IdempotencyRecord.key == key).values(
+            status_code=201, response_body={"suggestion_id": suggestion.id, "reply": text}))
+    return text
+
+
+# --- the rest -----------------------------------------------------------------------------------------
+
+def _help(t: Turn) -> str:
+    return replies.HELP
+
+
+def _welcome(t: Turn) -> str:
+    return replies.HELP
+
+
+def _unknown(t: Turn) -> str:
+    return replies.UNKNOWN
+
+
+def _not_text(t: Turn) -> str:
+    return replies.NOT_TEXT
+
+
+def _bind_usage(t: Turn) -> str:
+    return replies.BIND_USAGE
+
+
+HANDLERS: dict[str, Callable[[Turn], str]] = {
+    intents.ACCEPT: _rsvp,
+    intents.DECLINE: _rsvp,
+    intents.MY_MEETINGS: _my_meetings,
+    intents.BRIEFING: _briefing,
+    intents.ATTENDANCE: _attendance,
+    intents.LOCK: _lock,
+    intents.CHECKIN: _checkin,
+    intents.PROPOSE: _propose,
+    intents.BIND: _bind_usage,
+    intents.HELP: _help,
+    intents.SUBSCRIBE: _welcome,
+    intents.UNKNOWN: _unknown,
+    NOT_TEXT: _not_text,
+}

@@ -323,6 +323,13 @@ class OfficialAccount(WechatApp):
     def send_text(self, openid: str, text: str) -> None:
         self.call("cgi-bin/message/custom/send", lambda c: c.message.send_text(openid, text))
 
+    def user_info(self, openid: str, timeout: float | None = None) -> dict:
+        """cgi-bin/user/info: a follower's profile; ``unionid`` is there when the account is
+        bound to an Open Platform (how the chatbot recognises a mini-program user)."""
+        return self.call("cgi-bin/user/info", lambda c: c.get(
+            "user/info", params={"openid": openid, "lang": "zh_CN"},
+            timeout=timeout or self.timeout))
+
 
 def _fit_bytes(text: str, limit: int) -> str:
     raw = text.encode("utf-8")

@@ -11,6 +11,8 @@ Conventions (documented in docs/wechat.md):
   from the code, without unionid.
 - Phone codes (``/wxa/business/getuserphonenumber``): single-use; ``phone-<11 digits>[-x]``
   → that number; other well-formed codes → a stable 139xxxxxxxx number derived from the code.
+- Official Account followers (``/cgi-bin/user/info``): an openid ``openid_for(name, appid)`` of
+  the calling app → unionid ``unionid_for(name)``; any other openid → 40003.
 - Content security: text containing a "risky" word → ``risky``; a "review" word → ``review``.
 """
 from __future__ import annotations
@@ -121,6 +123,7 @@ class ApiHandlers:
             "/cgi-bin/message/subscribe/send": Api("POST", True, self.subscribe_send),
             "/cgi-bin/message/template/send": Api("POST", True, self.template_send),
             "/cgi-bin/message/custom/send": Api("POST", True, self.custom_send),
+            "/cgi-bin/user/info": Api("GET", True, self.user_info),
             "/cgi-bin/webhook/send": Api("POST", False, self.robot_send),
         }
 
@@ -289,6 +292,15 @@ class ApiHandlers:
         if msgtype == "text" and not body["text"].get("content"):
             return error(44002)
         return {"errcode": 0, "errmsg": "ok"}
+
+    def user_info(self, call: Call) -> dict:
+        """A follower of the Official Account: ``o_<name>_…`` of this app → unionid u_<name>."""
+        openid = call.params.get("openid", "")
+        name = openid[2:].rsplit("_", 1)[0] if openid.startswith("o_") else ""
+        if not name or openid != openid_for(name, call.appid or ""):
+            return error(40003)
+        return {"subscribe": 1, "openid": openid, "language": "zh_CN",
+                "subscribe_time": int(self.s.clock()), "unionid": unionid_for(name)}
 
     # -- WeCom group robot ---------------------------------------------------------------------
 

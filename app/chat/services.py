@@ -1,0 +1,261 @@
+"""The Official Account chat: inbound bookkeeping (the 48-hour window, follow state) and binding a
+chat account (an OA openid) to a person — by the one-time code shown in the mini-program
+(`绑定 123456`) or by the unionid WeChat tells us. Services never commit: the caller commits once.
+
+Binding decisions (docs/chatbot.md):
+- one live code per person: a new request replaces the old one; 6 random digits, valid
+  CODE_TTL; only its keyed hash is stored (app/crypto.py lookup key), unique among live codes;
+- a right code binds the openid (WechatIdentity app=oa) and is deleted, so it works once;
+- an openid already bound to someone else is refused (unbind there first);
+- a person already bound to another OA openid is moved to the new one, and told so;
+- wrong or expired codes count against the openid: WRONG_LIMIT per WRONG_WINDOW (Redis; when
+  Redis is down the limit fails open — the code space and the 10-minute life still bound it).
+"""
+from __future__ import annotations
+
+import logging
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import redis
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..crypto import get_cipher
+from ..db import insert_ignoring_duplicate, utcnow
+from ..errors import Conflict, RateLimited, ValidationFailed
+from ..org.models import Person, WechatApp, WechatIdentity
+from .models import ChatAccount, ChatBindingCode
+
+log = logging.getLogger(__name__)
+
+CODE_TTL = timedelta(minutes=10)
+WRONG_LIMIT = 5
+WRONG_WINDOW = 15 * 60
+USER_INFO_TIMEOUT = 2.0
+OPENID_MAX = 64
+
+
+# --- inbound bookkeeping ----------------------------------------------------------------------
+
+def record_inbound(session: Session, openid: str, *, followed: bool | None = None,
+                   now: datetime | None = None) -> None:
+    """Upsert the chat account (UNIQUE openid decides between concurrent messages): the last
+    inbound opens the 48-hour customer-service window; follow / unfollow set `followed`."""
+    now = now or utcnow()
+    insert_ignoring_duplicate(session, ChatAccount.__table__, {
+        "openid": openid, "followed": True if followed is None else followed,
+        "last_inbound_at": now, "created_at": now}, ["openid"])
+    values: dict = {"last_inbound_at": now}
+    if followed is not None:
+        values["followed"] = followed
+    session.execute(update(ChatAccount).where(ChatAccount.openid == openid).values(**values)
+                    .execution_options(synchronize_session=False))
+
+
+# --- who is writing -----------------------------------------------------------------------------
+
+def oa_identity(session: Session, openid: str) -> WechatIdentity | None:
+    return session.scalar(select(WechatIdentity).where(WechatIdentity.app == WechatApp.oa,
+                                                       WechatIdentity.openid == openid))
+
+
+def person_for_openid(session: Session, openid: str) -> Person | None:
+    identity = oa_identity(session, openid)
+    return session.get(Person, identity.person_id) if identity is not None else None
+
+
+def _link(session: Session, person: Person, openid: str, unionid: str | None, via: str
+          ) -> tuple[WechatIdentity | None, bool]:
+    """Bind `openid` to `person`, moving the person's earlier OA binding if any. Returns
+    (identity, moved) — identity None when the openid got bound to someone at the same moment."""
+    old = session.scalars(select(WechatIdentity).where(
+        WechatIdentity.person_id == person.id, WechatIdentity.app == WechatApp.oa,
+        WechatIdentity.openid != openid)).all()
+    try:
+        with session.begin_nested():
+            for row in old:
+                session.delete(row)
+            identity = WechatIdentity(person_id=person.id, app=WechatApp.oa, openid=openid,
+                                      unionid=unionid)
+            session.add(identity)
+            session.flush()
+    except IntegrityError:  # UNIQUE (app, openid): a parallel binding of this openid won
+        return None, False
+    record(session, actor_id=person.id, action="chat.bind", object_type="person",
+           object_id=person.id, after={"via": via, "identity_id": identity.id,
+                                       "moved": bool(old)})
+    return identity, bool(old)
+
+
+# --- binding by unionid -------------------------------------------------------------------------
+
+def unionid_of(openid: str) -> str | None:
+    """Ask WeChat (cgi-bin/user/info) for the follower's unionid; None on any failure — an
+    unconfigured account, a timeout, no Open Platform binding: the user is simply unknown."""
+    try:
+        from ..wechat import get_wechat
+
+        info = get_wechat().oa.user_info(openid, timeout=USER_INFO_TIMEOUT)
+        unionid = info.get("unionid") if isinstance(info, dict) else None
+        return unionid if isinstance(unionid, str) and 0 < len(unionid) <= 64 else None
+    except Exception as exc:  # noqa: BLE001 - whatever went wrong, the user is unknown
+        log.info("oa user_info unavailable", extra={"fields": {"error": type(exc).__name__}})
+        return None
+
+
+def bind_by_unionid(session: Session, openid: str) -> Person | None:
+    """The person whose mini-program identity has this follower's unionid, now bound; or None."""
+    unionid = unionid_of(openid)
+    if unionid is None:
+        return None
+    mp = session.scalar(select(WechatIdentity).where(
+        WechatIdentity.app == WechatApp.mp, WechatIdentity.unionid == unionid)
+        .order_by(WechatIdentity.updated_at.desc(), WechatIdentity.id.desc()).limit(1))
+    if mp is None:
+        return None
+    person = session.get(Person, mp.person_id)
+    if person is None or not person.is_active:
+        return None
+    identity, _ = _link(session, person, openid, unionid, "unionid")
+    if identity is None:
+        return person_for_openid(session, openid)
+    return person
+
+
+# --- binding codes ------------------------------------------------------------------------------
+
+def _code_hash(code: str) -> str:
+    return get_cipher().lookup_hash(f"chat-binding:{code}")
+
+
+def issue_code(session: Session, person: Person, now: datetime | None = None
+               ) -> tuple[str, datetime]:
+    """A new 6-digit code for `person`, replacing their earlier one. Returns (code, expires_at)."""
+    now = now or utcnow()
+    expires_at = now + CODE_TTL
+    session.execute(delete(ChatBindingCode).where(ChatBindingCode.expires_at <= now))
+    for _ in range(10):
+        code = f"{secrets.randbelow(10 ** 6):06d}"
+        try:
+            with session.begin_nested():
+                session.execute(delete(ChatBindingCode).where(
+                    ChatBindingCode.person_id == person.id))
+                session.add(ChatBindingCode(person_id=person.id, code_hash=_code_hash(code),
+                                            expires_at=expires_at, created_at=now))
+                session.flush()
+            return code, expires_at
+        except IntegrityError:  # someone else's live code, or a parallel request: try again
+            continue
+    raise Conflict("绑定码生成失败，请稍后再试", code="binding_code_busy")
+
+
+def _wrong_key(openid: str) -> str:
+    return f"chat:bind-wrong:{openid}"
+
+
+def _redis():
+    from ..redis_client import get_redis
+
+    return get_redis()
+
+
+def _wrong_count(openid: str) -> int:
+    try:
+        return int(_redis().get(_wrong_key(openid)) or 0)
+    except redis.RedisError:
+        log.warning("binding attempt limit unavailable (Redis): failing open")
+        return 0
+
+
+def _count_wrong(openid: str) -> int:
+    try:
+        pipe = _redis().pipeline()
+        pipe.incr(_wrong_key(openid))
+        pipe.expire(_wrong_key(openid), WRONG_WINDOW)
+        count, _ = pipe.execute()
+        return int(count)
+    except redis.RedisError:
+        log.warning("binding attempt limit unavailable (Redis): failing open")
+        return 0
+
+
+class TooManyAttempts(RateLimited):
+    code = "binding_attempts"
+    message = f"绑定码输错次数太多，请 {WRONG_WINDOW // 60} 分钟后再试"
+
+
+@dataclass(frozen=True)
+class Bound:
+    person: Person
+    moved: bool = False          # the person's earlier OA binding was moved here
+    already: bool = False        # this openid was bound to this person before
+
+
+def bind_by_code(session: Session, openid: str, code: str, now: datetime | None = None) -> Bound:
+    """`绑定 123456` from `openid`. AppError (Chinese message) for a wrong, expired or used code,
+    too many wrong attempts, or an openid bound to someone else."""
+    now = now or utcnow()
+    if _wrong_count(openid) >= WRONG_LIMIT:
+        raise TooManyAttempts()
+    row = session.scalar(select(ChatBindingCode).where(
+        ChatBindingCode.code_hash == _code_hash(code)))
+    current = oa_identity(session, openid)
+    if row is None or row.expires_at <= now:
+        left = WRONG_LIMIT - _count_wrong(openid)  # counted for bound openids too
+        if current is not None and row is None:  # e.g. the used code sent again
+            return Bound(session.get(Person, current.person_id), already=True)
+        if row is not None:
+            message = "绑定码已过期，请在小程序“我的 → 绑定公众号”中重新获取"
+            code_name = "binding_code_expired"
+        else:
+            message = "绑定码不正确，请核对后重新发送"
+            code_name = "binding_code_wrong"
+        if 0 < left < WRONG_LIMIT:
+            message += f"（还可以再试 {left} 次）"
+        elif left <= 0:
+            message += f"。输错次数太多，请 {WRONG_WINDOW // 60} 分钟后再试"
+        raise ValidationFailed(message, code=code_name)
+    person = session.get(Person, row.person_id)
+    if person is None or not person.is_active:
+        raise ValidationFailed("该账号已停用，如有疑问请联系工作人员", code="account_disabled")
+    if current is not None and current.person_id != person.id:
+        raise Conflict("这个微信已经绑定了另一个账号。如需改绑，请先在原账号的小程序"
+                       "“我的 → 绑定公众号”中解除绑定", code="openid_bound_to_other")
+    session.delete(row)  # used once
+    session.flush()
+    if current is not None:
+        return Bound(person, already=True)
+    identity, moved = _link(session, person, openid, None, "code")
+    if identity is None:
+        raise Conflict("这个微信刚刚绑定了账号，请发送“帮助”查看", code="openid_bound_to_other")
+    return Bound(person, moved=moved)
+
+
+# --- the person's side (mini-program API) ---------------------------------------------------------
+
+def binding_of(session: Session, person: Person) -> WechatIdentity | None:
+    return session.scalar(select(WechatIdentity).where(
+        WechatIdentity.person_id == person.id, WechatIdentity.app == WechatApp.oa)
+        .order_by(WechatIdentity.id.desc()).limit(1))
+
+
+def unbind(session: Session, person: Person) -> bool:
+    """Remove the person's Official Account binding(s) and any live code. True when one existed."""
+    rows = session.scalars(select(WechatIdentity).where(
+        WechatIdentity.person_id == person.id, WechatIdentity.app == WechatApp.oa)).all()
+    session.execute(delete(ChatBindingCode).where(ChatBindingCode.person_id == person.id))
+    for row in rows:
+        session.delete(row)
+    session.flush()
+    if rows:
+        record(session, actor_id=person.id, action="chat.unbind", object_type="person",
+               object_id=person.id, before={"identity_ids": [r.id for r in rows]})
+    return bool(rows)
+
+
+def valid_openid(openid: object) -> bool:
+    return isinstance(openid, str) and 0 < len(openid) <= OPENID_MAX and openid.isprintable()

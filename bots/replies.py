@@ -1,0 +1,72 @@
+"""What the chatbot says: short Chinese texts for a phone screen. Passive replies stay short
+(REPLY_MAX characters); longer content points to the mini-program."""
+from __future__ import annotations
+
+from app.consultations.models import Consultation, PlaceKind
+from app.workdays import CHINA_TZ
+
+REPLY_MAX = 600
+WEEKDAYS = "一二三四五六日"
+
+HELP = (
+    "您可以直接回复：\n"
+    "· 参加 / 请假 原因 —— 答复会议邀请\n"
+    "· 我的会议 —— 查看受邀的会议\n"
+    "· 简报 —— 下次会议的会前通报\n"
+    "· 提议 + 您的建议 —— 例如：提议 村口路灯坏了\n"
+    "· 绑定 + 6位数字 —— 绑定小程序账号\n"
+    "召集人还可以回复：出席情况、确认名单、签到\n"
+    "有几场会议时，在后面加上序号，例如：参加 2、请假 1 出差"
+)
+UNKNOWN = "抱歉，没有看懂您的意思。\n" + HELP
+WELCOME = "欢迎关注“有事好商量”协商平台！"
+HOW_TO_BIND = (
+    "您的微信还没有绑定协商平台账号。请打开“有事好商量”小程序，进入“我的 → 绑定公众号”，"
+    "获取6位绑定码，然后在这里发送：绑定 123456（换成您的绑定码，10分钟内有效）。"
+)
+BIND_USAGE = "请发送“绑定”加小程序里显示的6位数字，例如：绑定 123456"
+NOT_TEXT = "目前只能看懂文字消息。" + "回复“帮助”查看可以办理的事项。"
+PROPOSE_USAGE = ("请在“提议”后面写上您的建议，例如：提议 村口路灯坏了，晚上出行不方便。"
+                 "需要附照片、写明位置的，请在小程序中提出。")
+NO_PLATFORM = ("还不知道您所在的村（社区），无法确定交给哪个协商议事平台。"
+               "请在小程序中选择平台后提出建议。")
+NO_MEETINGS = "您目前没有受邀参加的会议。"
+NO_PENDING = "您目前没有需要答复的会议邀请。回复“我的会议”可以查看会议。"
+NO_MANAGED = "您目前没有由您召集的、尚未结束的协商会议。"
+REASON_NEEDED = "请假请说明原因，例如：请假 家里有事"
+DISABLED = "您的账号已停用，如有疑问请联系工作人员。"
+
+
+def cut(text: str, limit: int = REPLY_MAX, more: str = "……（完整内容请在小程序中查看）") -> str:
+    return text if len(text) <= limit else text[:limit - len(more)] + more
+
+
+def when_short(c: Consultation) -> str:
+    """11月30日（周一）14:30 — China time."""
+    start = c.starts_at.astimezone(CHINA_TZ)
+    return f"{start.month}月{start.day}日（周{WEEKDAYS[start.weekday()]}）{start:%H:%M}"
+
+
+def place_short(c: Consultation) -> str:
+    if c.place_kind is PlaceKind.online and not c.place:
+        return "网上协商"
+    return c.place or ""
+
+
+def meeting_line(c: Consultation, title: str) -> str:
+    """When, where, what: the one line that names a meeting in every reply."""
+    return f"{when_short(c)}，{place_short(c)}，议题“{title}”"
+
+
+def numbered(lines: list[str]) -> str:
+    return "\n".join(f"{n}. {line}" for n, line in enumerate(lines, 1))
+
+
+def choose(lines: list[str], verb_hint: str) -> str:
+    """Several meetings and no number: the list, and how to pick one."""
+    return cut(f"您有 {len(lines)} 场会议，请在后面加上序号：\n{numbered(lines)}\n{verb_hint}",
+               more="……（请先回复“我的会议”查看序号）")
+
+
+def out_of_range(n: int, count: int) -> str:
+    return f"没有第 {n} 场会议（共 {count} 场）。回复“我的会议”查看序号。"
