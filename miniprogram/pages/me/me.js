@@ -1,6 +1,9 @@
-// My account: login state, masked phone with the "绑定手机号" button, my roles in Chinese.
+// My account: login state, masked phone with the "绑定手机号" button, my roles in Chinese, and
+// "绑定公众号": bound or not (GET /api/me/chat-binding), a one-time 6-digit code to send to the
+// Official Account as "绑定 123456" (POST /api/me/chat-binding-code), unbinding (DELETE).
 const auth = require('../../utils/auth')
 const { request } = require('../../utils/request')
+const { confirmModal } = require('../../utils/modal')
 const { meView } = require('../../utils/format')
 const sandbox = require('../../utils/sandbox')
 
@@ -13,6 +16,8 @@ Component({
     roles: [],
     platforms: [],
     binding: false,
+    // The Official Account binding: loaded false until the server answered.
+    chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
   },
 
   methods: {
@@ -39,6 +44,50 @@ Component({
         this.setData({ status: 'ready', error: '', ...meView(me) })
       } catch (err) {
         this.setData({ status: 'error', error: err.message })
+        return
+      }
+      await this.loadChat()
+    },
+
+    // Not essential to the page: when it fails the block is simply not shown.
+    async loadChat() {
+      try {
+        const body = await request({ path: '/api/me/chat-binding', showError: false })
+        this.setData({ 'chat.loaded': true, 'chat.bound': Boolean(body.bound) })
+      } catch (err) {
+        this.setData({ 'chat.loaded': false })
+      }
+    },
+
+    async onGetChatCode() {
+      if (this.data.chat.busy) return
+      this.setData({ 'chat.busy': true })
+      try {
+        const body = await request({ path: '/api/me/chat-binding-code', method: 'POST' })
+        this.setData({ 'chat.code': body.code, 'chat.instruction': body.instruction })
+      } catch (err) {
+        // The request wrapper has shown the server's message.
+      } finally {
+        this.setData({ 'chat.busy': false })
+      }
+    },
+
+    async onUnbindChat() {
+      const confirmed = await confirmModal({
+        title: '解除绑定',
+        content: '解除后，公众号不再代您答复会议、查看会议。会议通知仍会在小程序中收到。确定解除吗？',
+        confirmText: '解除',
+      })
+      if (!confirmed) return
+      this.setData({ 'chat.busy': true })
+      try {
+        const body = await request({ path: '/api/me/chat-binding', method: 'DELETE' })
+        this.setData({ 'chat.bound': Boolean(body.bound), 'chat.code': '', 'chat.instruction': '' })
+        wx.showToast({ title: '已解除绑定', icon: 'success' })
+      } catch (err) {
+        // The request wrapper has shown the server's message.
+      } finally {
+        this.setData({ 'chat.busy': false })
       }
     },
 
@@ -88,7 +137,10 @@ Component({
 
     onLogout() {
       const done = auth.logout()
-      this.setData({ status: 'logged_out', name: '', phoneMasked: '', roles: [], platforms: [] })
+      this.setData({
+        status: 'logged_out', name: '', phoneMasked: '', roles: [], platforms: [],
+        chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
+      })
       return done
     },
   },

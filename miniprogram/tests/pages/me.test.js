@@ -53,7 +53,8 @@ test('logs in silently and shows the login state, masked phone and roles in Chin
   await page.instance.onLoad({})
 
   expect(env.login).toHaveBeenCalledTimes(1)
-  expect(server.calls.map(c => c.path)).toEqual(['/api/auth/wx-login', '/api/me'])
+  // Then the Official Account binding (tests/pages/me_chat.test.js).
+  expect(server.calls.map(c => c.path)).toEqual(['/api/auth/wx-login', '/api/me', '/api/me/chat-binding'])
   const text = textOf(page)
   expect(text).toContain('已登录')
   expect(text).toContain('王**')
