@@ -229,6 +229,7 @@ def _next(items: list[Item]) -> Item:
 # --- invitee intents ------------------------------------------------------------------------------
 
 def _rsvp(t: Turn) -> str:
+    """Accept, or decline with a reason (D14: the determined participants answer)."""
     items = my_meetings(t.session, t.person)
     if not items:
         return replies.NO_PENDING
@@ -263,6 +264,7 @@ def _my_meetings(t: Turn) -> str:
 
 
 def _briefing(t: Turn) -> str:
+    """D15: what participants are told before the meeting."""
     items = my_meetings(t.session, t.person)
     if not items:
         return replies.NO_MEETINGS
@@ -312,6 +314,7 @@ def _tally(t: Turn, c: Consultation) -> str:
 
 
 def _attendance(t: Turn) -> str:
+    """Answers by group (D9: members, residents, stakeholders, officials, departments)."""
     item = _managed(t, "例如：出席情况 1")
     c = meetings.managed_consultation(t.session, item.consultation.id, t.person)
     state = "（名单已确认）" if c.list_locked_at else ""
@@ -376,6 +379,7 @@ def home_platform(session: Session, person: Person) -> Platform | None:
 
 
 def _propose(t: Turn) -> str:
+    """A suggestion (D6 category, D7 source decided by the service as in the mini-program)."""
     if not t.intent.text:
         return replies.PROPOSE_USAGE
     platform = home_platform(t.session, t.person)

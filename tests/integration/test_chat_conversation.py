@@ -15,7 +15,7 @@ from app.audit.models import AuditEntry
 from app.chat.models import ChatAccount
 from app.consultations.models import Invitation
 from app.db import utcnow
-from app.org.models import WechatApp, WechatIdentity
+from app.org.models import Person, WechatApp, WechatIdentity
 from app.suggestions.models import Suggestion
 from app.wechat.fake_apis import openid_for, unionid_for
 from bots.conversation import Inbound, answer
@@ -328,3 +328,11 @@ def test_a_stranger_is_told_how_to_bind(app, world):
     with committed_session(app) as s:
         assert answer(s, Inbound(openid="", kind="text", content="参加")) is None
         assert answer(s, Inbound(openid="o" * 65, kind="text", content="参加")) is None
+
+
+def test_a_disabled_account_gets_no_service(client, app, world):
+    cid, _ = meeting(client, world)
+    with committed_session(app) as s:
+        s.get(Person, world["people"]["resident"]).is_active = False
+    assert say(app, "resident", "参加") == "您的账号已停用，如有疑问请联系工作人员。"
+    assert invitation(app, world, cid, "resident").answer.value == "pending"
