@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cat requirements.txt requirements-dev.txt | cksum | cut -d' ' -f1)
 
-.PHONY: run test test-py test-miniprogram migrate seed fake-wechat bench-topics bench-notify clean
+.PHONY: run test test-py test-miniprogram migrate seed fake-wechat bench-topics bench-notify bench-webhook clean
 
 $(STAMP): requirements.txt requirements-dev.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench-topics: $(STAMP)
 ## the fake WeChat (20 ms per send), with a no-database baseline; results in bench/results/.
 bench-notify: $(STAMP)
 	$(PY) -m bench.notify_bench
+
+## make bench-webhook: Official Account messages at 300/s through gunicorn with duplicate
+## deliveries, against a bare baseline; results in bench/results/.
+bench-webhook: $(STAMP)
+	$(PY) -m bench.webhook_bench
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache

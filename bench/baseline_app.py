@@ -21,3 +21,24 @@ def vote():
         conn.execute(_INSERT, {"s": int(body["suggestion_id"]),
                                "p": _PEOPLE[int(body["person_index"]) - 1]})
     return jsonify({"ok": True})
+
+
+# --- the webhook baseline (bench/webhook_bench.py) ------------------------------------------------
+
+_OA_TOKEN = "sandbox-oa-token"
+
+
+@app.post("/wechat/oa")
+def wechat_oa():
+    """Signature check, XML parse, "success": what any webhook does before its own work."""
+    import hashlib
+    import xml.etree.ElementTree as ET
+
+    args = request.args
+    parts = sorted([_OA_TOKEN, args.get("timestamp", ""), args.get("nonce", "")])
+    if hashlib.sha1("".join(parts).encode()).hexdigest() != args.get("signature"):
+        return "forbidden", 403
+    root = ET.fromstring(request.get_data())
+    if root.findtext("MsgType") is None:
+        return "bad request", 400
+    return "success"

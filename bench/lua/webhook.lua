@@ -1,0 +1,63 @@
+-- Official Account messages for bench/webhook_bench.py, paced to a fixed total rate.
+-- Environment: BENCH_QUERY (the signed query string, valid for the run), BENCH_FIRST_ID and
+-- BENCH_BOUND (bound residents o_bench_oa_<id>), BENCH_DUPLICATES (share of deliveries that
+-- repeat a recent message, as WeChat's retries do), BENCH_INTERVAL_MS (per connection).
+local query = os.getenv("BENCH_QUERY")
+local first_id = tonumber(os.getenv("BENCH_FIRST_ID"))
+local bound = tonumber(os.getenv("BENCH_BOUND"))
+local duplicates = tonumber(os.getenv("BENCH_DUPLICATES") or "0.2")
+local interval = tonumber(os.getenv("BENCH_INTERVAL_MS"))
+local texts = {"我的会议", "参加", "简报", "帮助"}
+local created = os.time()
+
+local thread_counter = 0
+function setup(thread)
+  thread_counter = thread_counter + 1
+  thread:set("thread_no", thread_counter)
+end
+
+local recent = {}
+local counter = 0
+
+function init(args)
+  math.randomseed(thread_no * 7919 + os.time())
+end
+
+local function body(openid, text, msg_id)
+  return "<xml><ToUserName><![CDATA[gh_bench]]></ToUserName><FromUserName><![CDATA[" .. openid ..
+    "]]></FromUserName><CreateTime>" .. created .. "</CreateTime><MsgType><![CDATA[text]]>" ..
+    "</MsgType><Content><![CDATA[" .. text .. "]]></Content><MsgId>" .. msg_id ..
+    "</MsgId></xml>"
+end
+
+function request()
+  local xml
+  if #recent > 0 and math.random() < duplicates then
+    xml = recent[math.random(#recent)]
+  else
+    counter = counter + 1
+    local msg_id = thread_no * 1000000000 + counter
+    if math.random() < 0.15 then
+      xml = body("o_bench_guest_" .. msg_id, "帮助", msg_id)
+    else
+      xml = body("o_bench_oa_" .. (first_id + math.random(bound) - 1),
+                 texts[math.random(#texts)], msg_id)
+    end
+    recent[(counter % 200) + 1] = xml
+  end
+  return wrk.format("POST", "/wechat/oa?" .. query, {["Content-Type"] = "text/xml"}, xml)
+end
+
+function delay()
+  return interval
+end
+
+function done(summary, latency, requests)
+  local errors = summary.errors
+  io.write(string.format(
+    'BENCH_JSON {"requests":%d,"duration_us":%d,"p50_us":%d,"p90_us":%d,"p99_us":%d,"max_us":%d,' ..
+    '"non_2xx":%d,"connect_errors":%d,"read_errors":%d,"write_errors":%d,"timeouts":%d}\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90),
+    latency:percentile(99), latency.max, errors.status, errors.connect, errors.read,
+    errors.write, errors.timeout))
+end
