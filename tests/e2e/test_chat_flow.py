@@ -1,0 +1,153 @@
+"""A meeting run entirely by chat, end to end over HTTP (issue "chatbot and real WeChat
+delivery", must show: a convenor confirms attendance entirely by chat).
+
+Everyone binds their Official Account with a code from the mini-program API; the convenor
+schedules, invites and sends the notice (the mini-program's API); the dispatcher delivers the
+notice to each person's WeChat (the fake); invitees answer by chat over the real signed webhook
+— one of them three times with the same MsgId, as WeChat retries; the convenor reads who is
+coming by group, confirms the final list and gets the check-in code by chat; a late change of
+mind is refused exactly as the API refuses it.
+"""
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from datetime import timedelta
+
+import pytest
+import time_machine
+from sqlalchemy import func, select
+
+from app.audit.models import AuditEntry
+from app.consultations.models import Consultation, Invitation
+from app.db import utcnow
+from app.notify.dispatcher import dispatch_once
+
+from .. import consult_world
+from ..consult_world import as_
+from ..helpers import committed_session
+from ..integration.test_oa_webhook import post, signed, text_xml
+
+OPENIDS = {who: f"o_chat_{who}" for who in
+           ("conv_village", "member", "resident", "resident2", "stakeholder", "official")}
+TEMPLATE_SEND = "/cgi-bin/message/template/send"
+
+
+@pytest.fixture
+def world(app):
+    return consult_world.build(app)
+
+
+class Chat:
+    """Messages to /wechat/oa as WeChat sends them: signed, with fresh MsgIds."""
+
+    def __init__(self, client, token):
+        self.client, self.token, self.msg_id = client, token, 7_000_000_000_000_000_000
+
+    def send(self, who: str, text: str, msg_id: int | None = None) -> str:
+        if msg_id is None:
+            self.msg_id += 1
+            msg_id = self.msg_id
+        r = post(self.client, text_xml(text, openid=OPENIDS[who], msg_id=msg_id),
+                 signed(self.token))
+        assert r.status_code == 200, r.get_data(as_text=True)
+        body = r.get_data(as_text=True)
+        if body == "success":
+            return ""
+        reply = ET.fromstring(body)
+        assert reply.findtext("ToUserName") == OPENIDS[who]
+        return reply.findtext("Content")
+
+
+def ok(r, status=200):
+    assert r.status_code == status, r.json
+    return r.json
+
+
+def test_a_meeting_run_by_chat(client, app, world, fake_wechat):
+    chat = Chat(client, app.config["APP"].oa_webhook_token)
+    conv = "conv_village"
+
+    # Binding: a code from the mini-program, sent to the Official Account.
+    for who in OPENIDS:
+        code = ok(client.post("/api/me/chat-binding-code", headers=as_(world, who)), 201)["code"]
+        assert re.fullmatch(r"\d{6}", code)
+        assert "绑定" in chat.send(who, f"绑定 {code}")
+        assert ok(client.get("/api/me/chat-binding", headers=as_(world, who)))["bound"] is True
+
+    # The convenor schedules, invites and sends the notice (mini-program API).
+    start = (utcnow() + timedelta(days=6)).replace(microsecond=0)
+    cid = ok(client.post(f"/api/topics/{world['topics']['village']}/consultations",
+                         headers=as_(world, conv), json={
+                             "starts_at": start.isoformat(),
+                             "ends_at": (start + timedelta(hours=2)).isoformat(),
+                             "place_kind": "venue", "place": "前进村议事室",
+                             "agenda": ["通报调研", "讨论"]}), 201)["id"]
+    invitees = [("member", "member"), ("resident", "resident"), ("resident2", "resident"),
+                ("stakeholder", "stakeholder"), ("official", "official")]
+    ok(client.post(f"/api/consultations/{cid}/invitations", headers=as_(world, conv), json={
+        "invitees": [{"person_id": world["people"][p], "group": g} for p, g in invitees]}))
+    assert ok(client.post(f"/api/consultations/{cid}/notices", json={},
+                          headers=as_(world, conv)))["sent"] is True
+
+    # The notice reaches every invitee's WeChat (Official Account template message).
+    stats = dispatch_once(app, batch_size=100, worker_id="e2e")
+    assert stats.claimed == stats.sent  # the topic's earlier notices go out too
+    reached = [c.body["touser"] for c in fake_wechat.calls(TEMPLATE_SEND, ok=True)
+               if c.body["template_id"] == "sandbox_oa_meeting_notice"]
+    assert sorted(reached) == sorted(OPENIDS[p] for p, _ in invitees)
+
+    # Answers by chat, in everyday wording.
+    assert "已为您登记参加" in chat.send("member", "参加")
+    assert "已为您登记参加" in chat.send("resident", "１")
+    assert "请假" in chat.send("resident2", "请假")  # no reason yet: asked for one
+    declined = chat.send("resident2", "请假，出差在外地")
+    assert "出差在外地" in declined
+    # WeChat delivers the stakeholder's answer three times (no answer seen within 5 s).
+    replies = {chat.send("stakeholder", "好的我参加！", msg_id=8_000_000_000_000_000_001)
+               for _ in range(3)}
+    assert len(replies) == 1 and "已为您登记参加" in replies.pop()
+
+    with committed_session(app) as s:
+        answers = dict(s.execute(select(Invitation.person_id, Invitation.answer).where(
+            Invitation.consultation_id == cid)).all())
+        stakeholder_records = s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "consultation.rsvp",
+            AuditEntry.actor_id == world["people"]["stakeholder"]))
+    people = world["people"]
+    assert {k: answers[people[k]].value for k, _ in invitees} == {
+        "member": "accepted", "resident": "accepted", "resident2": "declined",
+        "stakeholder": "accepted", "official": "pending"}
+    assert stakeholder_records == 1
+
+    # A member may not see or lock the list by chat, as in the API.
+    refused = chat.send("member", "出席情况")
+    api = client.get(f"/api/consultations/{cid}/attendance", headers=as_(world, "member"))
+    assert api.status_code == 403 and api.json["message"] in refused
+
+    # The convenor, by chat only: who is coming, by group; then the final list.
+    tally = chat.send(conv, "出席情况")
+    assert "群众代表" in tally and "政协委员" in tally
+    assert re.search(r"群众代表[^\n]*参加\s*1[^\n]*请假\s*1", tally), tally
+    locked = chat.send(conv, "确认名单")
+    with committed_session(app) as s:
+        c = s.get(Consultation, cid)
+        assert c.list_locked_at is not None and c.list_locked_by_id == people[conv]
+    assert "确认" in locked
+
+    # After the lock, a change of mind by chat is refused with the API's own words.
+    late = chat.send("resident2", "参加")
+    api = client.put(f"/api/consultations/{cid}/rsvp", headers=as_(world, "resident2"),
+                     json={"answer": "accepted"})
+    assert api.status_code == 409 and api.json["message"] in late
+    with committed_session(app) as s:
+        assert s.scalar(select(Invitation.answer).where(
+            Invitation.consultation_id == cid,
+            Invitation.person_id == people["resident2"])).value == "declined"
+
+    # On the day, the convenor asks for the check-in code by chat: the same code the
+    # convenor's screen shows.
+    with time_machine.travel(start - timedelta(minutes=10), tick=True):
+        code = ok(client.get(f"/api/consultations/{cid}/checkin-code",
+                             headers=as_(world, conv)))["code"]
+        assert code in chat.send(conv, "签到")
