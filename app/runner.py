@@ -80,6 +80,8 @@ def main() -> None:
     print(f"  就绪检查 ready:     {base}/readyz")
     print(f"  接口文档 API docs:  {base}/api/docs")
     print(f"  OpenAPI:            {base}/api/openapi.json")
+    if config.sandbox:
+        print(f"  公众号聊天演示 chat demo: {base}/sandbox/chat")
     if fake is not None:
         print(f"  模拟微信 fake WeChat: {fake.base_url}")
     print(f"  数据库 database:    {config.database_url}\n")

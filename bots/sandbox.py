@@ -26,7 +26,8 @@ from sqlalchemy import select
 from app.db import get_session
 from app.errors import NotFound, ValidationFailed
 from app.notify.models import InboxItem
-from app.org.models import ROLE_LABELS, Person, RoleAssignment, WechatApp, WechatIdentity
+from app.org.models import (ROLE_LABELS, Person, Platform, RoleAssignment, WechatApp,
+                            WechatIdentity)
 
 from .conversation import Inbound
 
@@ -82,14 +83,20 @@ def people():
     # People with roles first (convenors, members, staff make the interesting demos).
     found = list(session.scalars(stmt.order_by(Person.id).limit(200)))
     roles: dict[int, set[str]] = {}
+    places: dict[int, set[str]] = {}  # the platforms a convenor runs: where the demo meetings are
     if found:
-        for pid, role in session.execute(select(RoleAssignment.person_id, RoleAssignment.role)
-                                         .where(RoleAssignment.person_id.in_([p.id for p in found]),
-                                                RoleAssignment.is_active.is_(True))):
+        for pid, role, platform in session.execute(
+                select(RoleAssignment.person_id, RoleAssignment.role, Platform.name)
+                .outerjoin(Platform, Platform.id == RoleAssignment.platform_id)
+                .where(RoleAssignment.person_id.in_([p.id for p in found]),
+                       RoleAssignment.is_active.is_(True))):
             roles.setdefault(pid, set()).add(ROLE_LABELS[role])
+            if platform:
+                places.setdefault(pid, set()).add(platform)
     found.sort(key=lambda p: (not roles.get(p.id), p.id))
-    return jsonify({"people": [{"id": p.id, "name": p.name,
-                                "roles": sorted(roles.get(p.id, ()))} for p in found[:60]]})
+    return jsonify({"people": [{"id": p.id, "name": p.name, "roles": sorted(roles.get(p.id, ())),
+                                "platforms": sorted(places.get(p.id, ()))}
+                               for p in found[:60]]})
 
 
 @bp.post("/send")

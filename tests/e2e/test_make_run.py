@@ -101,3 +101,20 @@ def test_demo_staff_login_and_report(product):
     cov = s.get(f"{base}/api/reports/coverage", timeout=10)
     assert cov.status_code == 200
     assert "岗埠村" in cov.text  # a planted D2 gap in the demo city
+
+
+def test_sandbox_chat_demo_as_the_demo_convenor(product):
+    """The chat demo page of `make run`: the demo convenor asks who is coming by chat."""
+    base, _ = product
+    assert "公众号聊天演示" in requests.get(f"{base}/sandbox/chat", timeout=5).text
+    people = requests.get(f"{base}/sandbox/chat/people", timeout=5).json()["people"]
+    # The demo meeting is on the 新浦街道 room (app/org/demo_activity.py).
+    convenor = next(p for p in people if "召集人" in p["roles"]
+                    and any("新浦街道" in name for name in p["platforms"]))
+    r = requests.post(f"{base}/sandbox/chat/send", json={"person_id": convenor["id"],
+                                                         "text": "出席情况"}, timeout=10)
+    assert r.status_code == 200, r.text
+    assert "出席情况" in r.json()["reply"], r.json()
+    feed = requests.get(f"{base}/sandbox/chat/feed", params={"person_id": convenor["id"]},
+                        timeout=10)
+    assert feed.status_code == 200 and set(feed.json()) == {"inbox", "wechat"}

@@ -52,6 +52,7 @@ def test_people_to_pick_from_show_their_roles_first(app, client):
     people = client.get("/sandbox/chat/people").get_json()["people"]
     assert [p["id"] for p in people][:2] == [convenor, plain]
     assert people[0]["roles"] == ["召集人"] and people[1]["roles"] == []
+    assert people[0]["platforms"] == [] and people[1]["platforms"] == []
     found = client.get("/sandbox/chat/people?q=李").get_json()["people"]
     assert [p["id"] for p in found] == [plain]
 
