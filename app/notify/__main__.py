@@ -1,8 +1,9 @@
 """`python -m app.notify`: the standalone outbox dispatcher.
 
-One process runs ``--threads`` dispatch loops (sends wait on WeChat's network answers, so
-threads overlap them); run several processes, on several hosts, for more throughput — they share
-the work through the database (FOR UPDATE SKIP LOCKED, leases), never the same row.
+One process runs ``--threads`` dispatch loops; each loop claims a batch (``--batch-size``) and
+sends it ``--send-concurrency`` at a time (sends wait on WeChat's network answers, so threads
+overlap them). Run several processes, on several hosts, for more throughput — they share the work
+through the database (FOR UPDATE SKIP LOCKED, leases), never the same row.
 """
 from __future__ import annotations
 
@@ -13,7 +14,8 @@ import threading
 
 from .. import create_app
 from ..config import Config
-from .dispatcher import DispatchPolicy, default_worker_id, dispatch_once, run_forever
+from .dispatcher import (SEND_CONCURRENCY, DispatchPolicy, default_worker_id, dispatch_once,
+                         run_forever)
 
 log = logging.getLogger("app.notify")
 
@@ -34,8 +36,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="空闲时的轮询间隔（秒）/ idle poll interval in seconds")
     parser.add_argument("--batch-size", type=int, default=50,
                         help="每轮最多领取的通知数 / rows claimed per pass")
-    parser.add_argument("--threads", type=int, default=4,
-                        help="本进程内并行的发送线程数 / dispatch loops in this process")
+    parser.add_argument("--threads", type=int, default=2,
+                        help="本进程内并行的调度循环数 / dispatch loops in this process")
+    parser.add_argument("--send-concurrency", type=int, default=SEND_CONCURRENCY,
+                        help=f"每个调度循环同时发出的请求数（默认 {SEND_CONCURRENCY}）"
+                             " / sends in flight at once per loop")
     parser.add_argument("--worker-id", default=None,
                         help="调度进程标识（默认：主机名:进程号）/ worker id")
     parser.add_argument("--once", action="store_true",
@@ -50,8 +55,11 @@ def main(argv: list[str] | None = None) -> None:
                         help="领取后多少秒未完成即视为进程中断，由其他进程接手（默认 300）"
                              " / lease of a claimed row")
     args = parser.parse_args(argv)
-    if args.batch_size < 1 or args.interval <= 0 or not 1 <= args.threads <= 64:
-        parser.error("--batch-size 须 ≥ 1，--interval 须 > 0，--threads 须在 1–64 之间")
+    if args.batch_size < 1 or args.interval <= 0 or not 1 <= args.threads <= 64 \
+            or not 1 <= args.send_concurrency <= 32 \
+            or args.threads * args.send_concurrency > 64:
+        parser.error("--batch-size 须 ≥ 1，--interval 须 > 0，--threads 须在 1–64 之间，"
+                     "--send-concurrency 须在 1–32 之间，且两者之积不超过 64")
     try:
         policy = _policy(args)
     except ValueError:
@@ -62,7 +70,7 @@ def main(argv: list[str] | None = None) -> None:
     worker_id = args.worker_id or default_worker_id()
     if args.once:
         stats = dispatch_once(app, batch_size=args.batch_size, worker_id=worker_id,
-                              policy=policy)
+                              policy=policy, send_concurrency=args.send_concurrency)
         print(f"领取 {stats.claimed} 条：已发送 {stats.sent}，待重试 {stats.retried}，"
               f"失败 {stats.failed}，结果未知 {stats.unknown}")
         return
@@ -77,11 +85,13 @@ def main(argv: list[str] | None = None) -> None:
     loops = [threading.Thread(
         target=run_forever, args=(app, stop), name=f"dispatcher-{n}",
         kwargs={"interval": args.interval, "batch_size": args.batch_size,
-                "worker_id": f"{worker_id}/{n}", "policy": policy})
+                "worker_id": f"{worker_id}/{n}", "policy": policy,
+                "send_concurrency": args.send_concurrency})
         for n in range(args.threads)]
     for loop in loops:
         loop.start()
-    print(f"通知调度进程已启动（{worker_id}，{args.threads} 个发送线程），按 Ctrl+C 停止",
+    print(f"通知调度进程已启动（{worker_id}，{args.threads} 个调度循环，每个同时发送"
+          f" {args.send_concurrency} 条），按 Ctrl+C 停止",
           flush=True)
     for loop in loops:
         loop.join()

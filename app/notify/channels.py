@@ -6,8 +6,13 @@ A channel works in two steps so that no network call ever happens inside a datab
 - ``prepare(row, session) -> Delivery | Outcome`` runs inside the dispatcher's transaction: look
   up what the send needs (an openid, a subscription credit…). Returning an ``Outcome`` settles the
   step without a network call (the inbox channel does its whole job here; "no openid" is a skip).
+  The dispatcher works in batches and calls ``prepare_many(rows, session) -> {row id: Delivery |
+  Outcome}`` when a channel has it (a few statements for the whole batch instead of a few per
+  row; the channels here implement ``prepare`` as a batch of one); ``prepare_all`` below falls
+  back to ``prepare`` row by row for a channel without it.
 - ``send(delivery) -> Outcome`` runs outside any transaction and does the network call. It gets
-  a plain ``Delivery`` value, never an ORM object.
+  a plain ``Delivery`` value, never an ORM object. The dispatcher calls it from several threads
+  at once (a batch's sends overlap WeChat's latency): it must be thread-safe.
 
 Outcomes: sent / retry(after) / failed (this channel refused for good) / unknown (the request went
 out, no answer came back: never repeated automatically) / skip (not applicable: fall through to the
@@ -17,6 +22,7 @@ Optional hooks (the real channels are in wechat_channels.py):
 
 - ``settle(session, delivery, outcome)`` runs inside the transaction that records a send's
   outcome (e.g. mp_subscribe gives a subscription credit back when nothing was delivered);
+  ``settle_many(session, [(delivery, outcome)…])`` does it for a batch (``settle_all`` below);
 - ``batch_filter(row)`` + ``join(delivery, rows) -> (delivery, joined ids)`` + ``batch_limit``:
   other due rows that may go out in the same message (the WeCom robot's digest). The dispatcher
   claims the joined rows under the same lease with their own in-flight markers and settles them
@@ -34,8 +40,10 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+
+from ..db import utcnow
 
 from .models import NOTICE_KINDS, AttemptOutcome, InboxItem, OutboxMessage
 
@@ -151,24 +159,84 @@ class Channel(Protocol):
     def send(self, delivery: Delivery) -> Outcome: ...
 
 
-class InboxChannel:
+Prepared = dict[int, "Delivery | Outcome"]  # outbox id → what prepare decided
+
+
+def prepare_all(channel: Any, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
+    """``channel.prepare_many`` when it has one, else ``prepare`` row by row."""
+    many = getattr(channel, "prepare_many", None)
+    if many is not None:
+        return many(rows, session)
+    return {row.id: channel.prepare(row, session) for row in rows}
+
+
+def settle_all(channel: Any, session: Session,
+               settled: Sequence[tuple[Delivery, Outcome]]) -> None:
+    """Run the channel's settle hook for a batch of sends (``settle_many`` when it has one)."""
+    many = getattr(channel, "settle_many", None)
+    if many is not None:
+        many(session, settled)
+        return
+    settle = getattr(channel, "settle", None)
+    if settle is not None:
+        for delivery, outcome in settled:
+            settle(session, delivery, outcome)
+
+
+class BatchPrepare:
+    """Mixin: ``prepare`` is ``prepare_many`` for one row (one implementation)."""
+
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session
+                     ) -> Prepared:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome:
+        return self.prepare_many([row], session)[row.id]
+
+
+class InboxChannel(BatchPrepare):
     """The in-app inbox: always run first, inside the transaction (idempotent per outbox row)."""
 
     name = "inbox"
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Outcome:
-        exists = session.scalar(select(InboxItem.id).where(InboxItem.outbox_id == row.id))
-        if exists is not None:  # a later pass (retry, re-claim): nothing to do
-            return Outcome.skip("站内信已存在")
-        session.add(InboxItem(person_id=row.recipient_id, outbox_id=row.id, kind=row.kind,
-                              title=row.title, body=row.body, link=row.link))
-        return Outcome.sent("已写入站内信")
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
+        """One SELECT for the copies that exist (a later pass: retry, re-claim) and one
+        multi-row INSERT for the others."""
+        ids = [row.id for row in rows]
+        exists = set(session.scalars(select(InboxItem.outbox_id)
+                                     .where(InboxItem.outbox_id.in_(ids)))) if ids else set()
+        new = [row for row in rows if row.id not in exists]
+        if new:
+            now = utcnow()
+            session.execute(insert(InboxItem), [
+                {"person_id": row.recipient_id, "outbox_id": row.id, "kind": row.kind,
+                 "title": row.title, "body": row.body, "link": row.link, "created_at": now}
+                for row in new])
+        return {row.id: Outcome.skip("站内信已存在") if row.id in exists
+                else Outcome.sent("已写入站内信") for row in rows}
 
     def send(self, delivery: Delivery) -> Outcome:  # pragma: no cover - settled in prepare
         return Outcome.sent("已写入站内信")
 
 
 SANDBOX_TEXT_MAX = 600
+
+
+def openids_of(session: Session, person_ids: Iterable[int], app: Any, *,
+               latest: bool = True) -> dict[int, str]:
+    """person id → their openid in ``app`` (the newest identity, or the oldest), one query."""
+    from ..org.models import WechatIdentity
+
+    wanted = set(person_ids)
+    if not wanted:
+        return {}
+    t = WechatIdentity
+    found: dict[int, str] = {}
+    for person_id, openid in session.execute(
+            select(t.person_id, t.openid).where(t.person_id.in_(wanted), t.app == app)
+            .order_by(t.id.desc() if latest else t.id)):
+        found.setdefault(person_id, openid)
+    return found
 
 
 def notice_text(title: str, body: str, link: str | None) -> str:
@@ -182,7 +250,7 @@ def notice_text(title: str, body: str, link: str | None) -> str:
     return text
 
 
-class SandboxChannel:
+class SandboxChannel(BatchPrepare):
     """Sandbox mode: the notice goes to the local fake WeChat as an Official Account
     customer-service text, so it shows in the fake's record and the sandbox chat page.
 
@@ -199,16 +267,16 @@ class SandboxChannel:
         oa = getattr(self.wechat, "oa", None)
         return bool(oa is not None and getattr(oa, "configured", False))
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Delivery:
-        from ..org.models import WechatApp, WechatIdentity
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
+        from ..org.models import WechatApp
 
-        openid = session.scalar(select(WechatIdentity.openid).where(
-            WechatIdentity.person_id == row.recipient_id, WechatIdentity.app == WechatApp.oa
-        ).order_by(WechatIdentity.id).limit(1))
+        openids = openids_of(session, [row.recipient_id for row in rows], WechatApp.oa,
+                             latest=False)
         # Sandbox only: a person who never bound the Official Account still gets a record at
         # the fake under a synthetic openid (the fake accepts any openid starting with "o").
-        target = openid or f"osandbox_person_{row.recipient_id}"
-        return Delivery.of(row, target, text=notice_text(row.title, row.body, row.link))
+        return {row.id: Delivery.of(
+            row, openids.get(row.recipient_id) or f"osandbox_person_{row.recipient_id}",
+            text=notice_text(row.title, row.body, row.link)) for row in rows}
 
     def send(self, delivery: Delivery) -> Outcome:
         if not self.usable:

@@ -9,15 +9,16 @@ The mini-program calls ``wx.requestSubscribeMessage`` on a user tap and posts th
 - "accept" on a long-term template: ``long_term`` on (no credit needed); "reject"/"ban" clears it;
 - template ids this deployment has not configured are ignored (an old mini-program version).
 
-The mp_subscribe channel spends one credit per one-time send (a conditional UPDATE, credits > 0)
-and gives it back when WeChat surely did not deliver (``refund``). All writes are single
-statements guarded by the (person_id, template_id) UNIQUE constraint: concurrent reports and
-sends never lose a count.
+The mp_subscribe channel spends one credit per one-time send (``spend_many``: a conditional
+UPDATE … RETURNING, credits > 0, for a whole dispatch batch) and gives it back when WeChat surely
+did not deliver (``refund_many``). All writes are single statements guarded by the
+(person_id, template_id) UNIQUE constraint: concurrent reports and sends never lose a count.
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Mapping, Sequence
 
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
@@ -69,33 +70,72 @@ def record_results(session: Session, person_id: int, results: Mapping[str, str],
     return counted
 
 
-def spend(session: Session, person_id: int, template_id: str) -> bool:
-    """Take one credit for one send; False when none is left."""
-    result = session.execute(
-        update(_t).where(*_where(person_id, template_id), _t.credits > 0)
-        .values(credits=_t.credits - 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False))
-    return result.rowcount == 1
+Key = tuple[int, str]  # (person_id, template_id)
 
 
-def refund(session: Session, person_id: int, template_id: str) -> None:
-    """Give back a credit whose send surely did not reach the person."""
-    session.execute(
-        update(_t).where(*_where(person_id, template_id), _t.credits < CREDIT_CAP)
-        .values(credits=_t.credits + 1, updated_at=utcnow())
-        .execution_options(synchronize_session=False))
+def _rounds(keys: Sequence[Key]) -> list[dict[str, list[int]]]:
+    """The keys as rounds of {template_id: [person_id…]}: each (person, template) at most once
+    per round (one UPDATE changes a row once), repeats in later rounds — usually one round."""
+    rounds: list[dict[str, list[int]]] = []
+    for key, times in Counter(keys).items():
+        for n in range(times):
+            if n == len(rounds):
+                rounds.append({})
+            rounds[n].setdefault(key[1], []).append(key[0])
+    return rounds
 
 
-def exhausted(session: Session, person_id: int, template_id: str, long_term: bool) -> None:
-    """WeChat answered 43101: the person has no subscription left for this template."""
-    values = {"long_term": False} if long_term else {"credits": 0}
-    session.execute(update(_t).where(*_where(person_id, template_id))
-                    .values(**values, updated_at=utcnow())
-                    .execution_options(synchronize_session=False))
+def spend_many(session: Session, keys: Sequence[Key]) -> list[bool]:
+    """Take one credit per entry (a person may appear twice: two credits); per entry, whether
+    it got one. One conditional UPDATE … RETURNING per template and round."""
+    got: Counter[Key] = Counter()
+    for round_ in _rounds(keys):
+        for template_id, people in round_.items():
+            spent = session.scalars(
+                update(_t).where(_t.template_id == template_id, _t.person_id.in_(people),
+                                 _t.credits > 0)
+                .values(credits=_t.credits - 1, updated_at=utcnow())
+                .returning(_t.person_id).execution_options(synchronize_session=False))
+            got.update((person_id, template_id) for person_id in spent)
+    out = []
+    for key in keys:
+        out.append(got[key] > 0)
+        got[key] -= 1
+    return out
 
 
-def has_long_term(session: Session, person_id: int, template_id: str) -> bool:
-    return bool(session.scalar(select(_t.long_term).where(*_where(person_id, template_id))))
+def refund_many(session: Session, keys: Sequence[Key]) -> None:
+    """Give back one credit per entry whose send surely did not reach the person."""
+    for round_ in _rounds(keys):
+        for template_id, people in round_.items():
+            session.execute(
+                update(_t).where(_t.template_id == template_id, _t.person_id.in_(people),
+                                 _t.credits < CREDIT_CAP)
+                .values(credits=_t.credits + 1, updated_at=utcnow())
+                .execution_options(synchronize_session=False))
+
+
+def exhausted_many(session: Session, keys: Sequence[tuple[int, str, bool]]) -> None:
+    """WeChat answered 43101 for these (person, template, long_term): none left."""
+    groups: dict[tuple[str, bool], set[int]] = {}
+    for person_id, template_id, long_term in keys:
+        groups.setdefault((template_id, long_term), set()).add(person_id)
+    for (template_id, long_term), people in groups.items():
+        values = {"long_term": False} if long_term else {"credits": 0}
+        session.execute(update(_t).where(_t.template_id == template_id,
+                                         _t.person_id.in_(sorted(people)))
+                        .values(**values, updated_at=utcnow())
+                        .execution_options(synchronize_session=False))
+
+
+def long_term_of(session: Session, keys: Sequence[Key]) -> set[Key]:
+    """The (person, template) pairs among ``keys`` with standing long-term consent."""
+    if not keys:
+        return set()
+    found = session.execute(select(_t.person_id, _t.template_id).where(
+        _t.template_id.in_({k[1] for k in keys}), _t.person_id.in_({k[0] for k in keys}),
+        _t.long_term)).all()
+    return {(p, t) for p, t in found} & set(keys)
 
 
 @dataclass(frozen=True)

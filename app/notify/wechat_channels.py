@@ -29,11 +29,12 @@ from sqlalchemy.orm import Session
 
 from ..chat.models import ChatAccount
 from ..db import utcnow
-from ..org.models import WechatApp, WechatIdentity
+from ..org.models import WechatApp
 from ..wechat.client import ROBOT_TEXT_MAX_BYTES
 from ..wechat.errors import WechatError
 from . import credits
-from .channels import Delivery, Outcome, Result, notice_text, outcome_from_wechat_error
+from .channels import (BatchPrepare, Delivery, Outcome, Prepared, Result, notice_text, openids_of,
+                       outcome_from_wechat_error)
 from .models import OutboxMessage
 from .templates import Template, TemplateSet
 
@@ -43,12 +44,6 @@ CS_WINDOW = timedelta(hours=48)
 ROBOT_PER_MINUTE = 20
 ROBOT_BATCH = 30
 SANDBOX_ROBOT_KEY = "sandbox-staff-group"
-
-
-def openid_of(session: Session, person_id: int, app: WechatApp) -> str | None:
-    return session.scalar(select(WechatIdentity.openid).where(
-        WechatIdentity.person_id == person_id, WechatIdentity.app == app
-    ).order_by(WechatIdentity.id.desc()).limit(1))
 
 
 def call_wechat(send: Callable[[], Any], what: str) -> Outcome:
@@ -70,7 +65,7 @@ def template_fields(template, row: OutboxMessage) -> dict[str, str]:
     return template.data(kind=row.kind, title=row.title, body=row.body, payload=row.payload)
 
 
-class _TemplateChannel:
+class _TemplateChannel(BatchPrepare):
     """A channel sending the kind's template (``templates.<app>``) to the person's openid."""
 
     app: WechatApp
@@ -81,14 +76,19 @@ class _TemplateChannel:
         self.wechat = wechat
         self.templates = templates
 
-    def _address(self, row: OutboxMessage, session: Session) -> tuple[Template, str] | Outcome:
-        template = getattr(self.templates, self.app.value).get(row.kind)
-        if template is None:
-            return Outcome.skip(self.no_template)
-        openid = openid_of(session, row.recipient_id, self.app)
-        if openid is None:
-            return Outcome.skip(self.no_openid)
-        return template, openid
+    def _addresses(self, rows: Sequence[OutboxMessage], session: Session
+                   ) -> dict[int, tuple[Template, str] | Outcome]:
+        """Per row: its template and openid (one query for the batch), or the skip."""
+        templates = getattr(self.templates, self.app.value)
+        addressed = [row for row in rows if row.kind in templates]
+        openids = openids_of(session, [row.recipient_id for row in addressed], self.app)
+        out: dict[int, tuple[Template, str] | Outcome] = {}
+        for row in rows:
+            openid = openids.get(row.recipient_id)
+            out[row.id] = (Outcome.skip(self.no_template) if row.kind not in templates
+                           else Outcome.skip(self.no_openid) if openid is None
+                           else (templates[row.kind], openid))
+        return out
 
 
 class MpSubscribeChannel(_TemplateChannel):
@@ -101,19 +101,33 @@ class MpSubscribeChannel(_TemplateChannel):
         super().__init__(wechat, templates)
         self.state = state
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome:
-        address = self._address(row, session)
-        if isinstance(address, Outcome):
-            return address
-        template, openid = address
-        if template.long_term:
-            if not credits.has_long_term(session, row.recipient_id, template.template_id):
-                return Outcome.skip("未开启长期订阅")
-        elif not credits.spend(session, row.recipient_id, template.template_id):
-            return Outcome.skip("无订阅次数")
-        return Delivery.of(row, openid, template_id=template.template_id,
-                           long_term=template.long_term, data=template_fields(template, row),
-                           page=mini_program_page(row.link))
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
+        """Openids in one query, long-term consents in one, one-time credits spent with one
+        conditional UPDATE … RETURNING per template."""
+        out: Prepared = {}
+        addressed = []
+        for row, address in zip(rows, self._addresses(rows, session).values()):
+            if isinstance(address, Outcome):
+                out[row.id] = address
+            else:
+                addressed.append((row, *address))
+        long_term = [(r.recipient_id, t.template_id) for r, t, _ in addressed if t.long_term]
+        consented = credits.long_term_of(session, long_term)
+        one_time = [(r, t, o) for r, t, o in addressed if not t.long_term]
+        spent = credits.spend_many(session, [(r.recipient_id, t.template_id)
+                                             for r, t, _ in one_time])
+        allowed = dict(zip((r.id for r, _, _ in one_time), spent))
+        for row, template, openid in addressed:
+            if template.long_term and (row.recipient_id, template.template_id) not in consented:
+                out[row.id] = Outcome.skip("未开启长期订阅")
+            elif not template.long_term and not allowed[row.id]:
+                out[row.id] = Outcome.skip("无订阅次数")
+            else:
+                out[row.id] = Delivery.of(
+                    row, openid, template_id=template.template_id,
+                    long_term=template.long_term, data=template_fields(template, row),
+                    page=mini_program_page(row.link))
+        return out
 
     def send(self, delivery: Delivery) -> Outcome:
         x = delivery.extra
@@ -121,13 +135,19 @@ class MpSubscribeChannel(_TemplateChannel):
             delivery.target, x["template_id"], x["data"], page=x["page"],
             miniprogram_state=self.state), "订阅消息")
 
-    def settle(self, session: Session, delivery: Delivery, outcome: Outcome) -> None:
-        """After the send: the credit stays spent only if the message went (or may have gone)."""
-        x = delivery.extra
-        if outcome.errcode == 43101:
-            credits.exhausted(session, delivery.recipient_id, x["template_id"], x["long_term"])
-        elif outcome.result not in (Result.sent, Result.unknown) and not x["long_term"]:
-            credits.refund(session, delivery.recipient_id, x["template_id"])
+    def settle_many(self, session: Session,
+                    settled: Sequence[tuple[Delivery, Outcome]]) -> None:
+        """After the sends: a credit stays spent only if its message went (or may have gone);
+        43101 zeroes it (or the long-term consent). A few statements for the whole batch."""
+        exhausted, refunds = [], []
+        for delivery, outcome in settled:
+            x = delivery.extra
+            if outcome.errcode == 43101:
+                exhausted.append((delivery.recipient_id, x["template_id"], x["long_term"]))
+            elif outcome.result not in (Result.sent, Result.unknown) and not x["long_term"]:
+                refunds.append((delivery.recipient_id, x["template_id"]))
+        credits.exhausted_many(session, exhausted)
+        credits.refund_many(session, refunds)
 
 
 class OaTemplateChannel(_TemplateChannel):
@@ -136,16 +156,20 @@ class OaTemplateChannel(_TemplateChannel):
     no_template = "该类通知未配置公众号模板消息"
     no_openid = "未关注或未绑定公众号"
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome:
-        address = self._address(row, session)
-        if isinstance(address, Outcome):
-            return address
-        template, openid = address
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
         mp_appid = getattr(self.wechat.mp, "appid", None)
-        page = mini_program_page(row.link)
-        mini_program = {"appid": mp_appid, "pagepath": page} if mp_appid and page else None
-        return Delivery.of(row, openid, template_id=template.template_id,
-                           data=template_fields(template, row), mini_program=mini_program)
+        out: Prepared = {}
+        for row, address in zip(rows, self._addresses(rows, session).values()):
+            if isinstance(address, Outcome):
+                out[row.id] = address
+                continue
+            template, openid = address
+            page = mini_program_page(row.link)
+            mini_program = {"appid": mp_appid, "pagepath": page} if mp_appid and page else None
+            out[row.id] = Delivery.of(row, openid, template_id=template.template_id,
+                                      data=template_fields(template, row),
+                                      mini_program=mini_program)
+        return out
 
     def send(self, delivery: Delivery) -> Outcome:
         x = delivery.extra
@@ -154,21 +178,28 @@ class OaTemplateChannel(_TemplateChannel):
             "公众号模板消息")
 
 
-class OaCustomerServiceChannel:
+class OaCustomerServiceChannel(BatchPrepare):
     name = "oa_customer_service"
 
     def __init__(self, wechat: Any) -> None:
         self.wechat = wechat
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome:
-        openid = openid_of(session, row.recipient_id, WechatApp.oa)
-        if openid is None:
-            return Outcome.skip("未关注或未绑定公众号")
-        account = session.scalar(select(ChatAccount).where(ChatAccount.openid == openid))
-        if account is None or not account.followed or account.last_inbound_at is None \
-                or account.last_inbound_at < utcnow() - CS_WINDOW:
-            return Outcome.skip("48 小时内未与公众号互动，不能发客服消息")
-        return Delivery.of(row, openid, text=notice_text(row.title, row.body, row.link))
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
+        """Openids in one query, their chat accounts (the 48-hour window) in another."""
+        openids = openids_of(session, [row.recipient_id for row in rows], WechatApp.oa)
+        since = utcnow() - CS_WINDOW
+        open_window = set(session.scalars(select(ChatAccount.openid).where(
+            ChatAccount.openid.in_(set(openids.values())), ChatAccount.followed,
+            ChatAccount.last_inbound_at >= since))) if openids else set()
+        out: Prepared = {}
+        for row in rows:
+            openid = openids.get(row.recipient_id)
+            out[row.id] = (
+                Outcome.skip("未关注或未绑定公众号") if openid is None
+                else Outcome.skip("48 小时内未与公众号互动，不能发客服消息")
+                if openid not in open_window
+                else Delivery.of(row, openid, text=notice_text(row.title, row.body, row.link)))
+        return out
 
     def send(self, delivery: Delivery) -> Outcome:
         return call_wechat(lambda: self.wechat.oa.send_text(delivery.target,
@@ -187,7 +218,7 @@ def _fits(text: str) -> bool:
     return len(text.encode("utf-8")) <= ROBOT_TEXT_MAX_BYTES
 
 
-class WecomRobotChannel:
+class WecomRobotChannel(BatchPrepare):
     """The staff group's WeCom robot: one message per batch of waiting rows, ≤ 20 per minute."""
 
     name = "wecom_robot"
@@ -233,14 +264,16 @@ class WecomRobotChannel:
 
     # -- the protocol -------------------------------------------------------------------------------
 
-    def prepare(self, row: OutboxMessage, session: Session) -> Delivery | Outcome:
+    def prepare_many(self, rows: Sequence[OutboxMessage], session: Session) -> Prepared:
         if not self.key:
-            return Outcome.skip("未配置企业微信群机器人（WECOM_ROBOT_KEY）")
+            return {row.id: Outcome.skip("未配置企业微信群机器人（WECOM_ROBOT_KEY）")
+                    for row in rows}
         now = self.clock()
-        if self._used(now) >= self.per_minute:
-            return self._wait(now)
-        items = [(row.title, row.body)]
-        return Delivery.of(row, self.key, items=items, text=_digest(items, row.link))
+        if self._used(now) >= self.per_minute:  # one look at the shared counter per batch
+            return {row.id: self._wait(now) for row in rows}
+        return {row.id: Delivery.of(row, self.key, items=[(row.title, row.body)],
+                                    text=_digest([(row.title, row.body)], row.link))
+                for row in rows}
 
     def batch_filter(self, row: OutboxMessage):
         """Rows that may go out in the same group message as ``row``."""
