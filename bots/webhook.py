@@ -46,6 +46,7 @@ from typing import Any
 import redis
 from flask import Blueprint, Flask, Response, current_app, request
 
+from app.chat import services as chat
 from app.errors import AppError, NotFound, ServiceUnavailable
 from app.wechat.errors import WechatError
 from app.wechat.oa_messages import (
@@ -193,6 +194,7 @@ def _answer(app: Flask, inbound: Inbound) -> Reply | None:
         try:
             reply = conversation.answer(session, inbound)
             session.commit()
+            chat.inbound_committed(session)
             return reply
         except Exception:
             session.rollback()

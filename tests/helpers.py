@@ -22,23 +22,28 @@ def bearer(token: str) -> dict:
     return {"Authorization": f"Bearer {token}"}
 
 
-def count_statements(engine, fn) -> int:
-    """How many SQL statements `fn()` sends (to prove a request's count does not grow: no N+1).
-    BEGIN/COMMIT are not statements here; SQLite's BEGIN IMMEDIATE is excluded too."""
+def sql_statements(engine, fn) -> list[str]:
+    """The SQL statements `fn()` sends, in order. BEGIN/COMMIT are not statements here;
+    SQLite's BEGIN IMMEDIATE and PRAGMAs are excluded too."""
     from sqlalchemy import event
 
     seen: list[str] = []
 
-    def count(conn, cursor, statement, *args):
+    def record(conn, cursor, statement, *args):
         if not statement.lstrip().upper().startswith(("BEGIN", "PRAGMA")):
             seen.append(statement)
 
-    event.listen(engine, "before_cursor_execute", count)
+    event.listen(engine, "before_cursor_execute", record)
     try:
         fn()
     finally:
-        event.remove(engine, "before_cursor_execute", count)
-    return len(seen)
+        event.remove(engine, "before_cursor_execute", record)
+    return seen
+
+
+def count_statements(engine, fn) -> int:
+    """How many SQL statements `fn()` sends (to prove a request's count does not grow: no N+1)."""
+    return len(sql_statements(engine, fn))
 
 
 def production_config(config):

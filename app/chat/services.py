@@ -13,19 +13,21 @@ Binding decisions (docs/chatbot.md):
 """
 from __future__ import annotations
 
+import functools
 import logging
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..crypto import get_cipher
-from ..db import insert_ignoring_duplicate, utcnow
+from ..db import utcnow
 from ..errors import Conflict, RateLimited, ValidationFailed
 from ..org.models import Person, WechatApp, WechatIdentity
 from .models import ChatAccount, ChatBindingCode
@@ -37,23 +39,75 @@ WRONG_LIMIT = 5
 WRONG_WINDOW = 15 * 60
 USER_INFO_TIMEOUT = 2.0
 OPENID_MAX = 64
+# chat_accounts.last_inbound_at is written at most this often per openid (record_inbound).
+INBOUND_REFRESH = 5 * 60
+# What WeChat's user/info said about an openid, cached (unionid_of): a unionid never changes for
+# an openid; "none" (an account without Open Platform binding) is asked again after a while.
+UNIONID_TTL = 24 * 3600
+NO_UNIONID_TTL = 10 * 60
+_NO_UNIONID = "-"
 
 
 # --- inbound bookkeeping ----------------------------------------------------------------------
 
+_RECORDED = "chat_inbound_recorded"  # session.info: the openids whose inbound it wrote
+
+
+def _inbound_key(openid: str) -> str:
+    return f"chat:inbound:{openid}"
+
+
 def record_inbound(session: Session, openid: str, *, followed: bool | None = None,
                    now: datetime | None = None) -> None:
-    """Upsert the chat account (UNIQUE openid decides between concurrent messages): the last
-    inbound opens the 48-hour customer-service window; follow / unfollow set `followed`."""
+    """Upsert the chat account in one statement (UNIQUE openid decides between concurrent
+    messages): the last inbound opens the 48-hour customer-service window; follow / unfollow set
+    `followed`.
+
+    Throttled: a plain message (followed None) writes nothing when this openid's inbound was
+    written less than INBOUND_REFRESH ago — a Redis marker set by ``inbound_committed`` once the
+    write is committed. The stored time is then at most INBOUND_REFRESH older than the last
+    message, so the 48-hour window read from it may close that much early, never late. Follow /
+    unfollow always write; without Redis every message writes."""
+    if followed is None and _marked(_inbound_key(openid)):
+        return
     now = now or utcnow()
-    insert_ignoring_duplicate(session, ChatAccount.__table__, {
+    session.execute(_upsert(session.get_bind().dialect.name, followed is not None), {
         "openid": openid, "followed": True if followed is None else followed,
-        "last_inbound_at": now, "created_at": now}, ["openid"])
-    values: dict = {"last_inbound_at": now}
-    if followed is not None:
-        values["followed"] = followed
-    session.execute(update(ChatAccount).where(ChatAccount.openid == openid).values(**values)
-                    .execution_options(synchronize_session=False))
+        "last_inbound_at": now, "created_at": now})
+    session.info.setdefault(_RECORDED, set()).add(openid)
+
+
+@functools.cache
+def _upsert(dialect_name: str, set_followed: bool):
+    """INSERT … ON CONFLICT (openid) DO UPDATE of chat_accounts, built once per dialect."""
+    table = ChatAccount.__table__
+    stmt = (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+    columns = ["last_inbound_at"] + (["followed"] if set_followed else [])
+    return stmt.on_conflict_do_update(index_elements=[table.c.openid],
+                                      set_={c: stmt.excluded[c] for c in columns})
+
+
+def inbound_committed(session: Session) -> None:
+    """Right after the caller committed the transaction that called record_inbound: the
+    inbounds it wrote are fresh for INBOUND_REFRESH. A caller that never calls this (or rolled
+    back) only loses the throttle: every message writes."""
+    openids = session.info.pop(_RECORDED, None)
+    if not openids:
+        return
+    try:
+        pipe = _redis().pipeline(transaction=False)
+        for openid in openids:
+            pipe.set(_inbound_key(openid), "1", ex=INBOUND_REFRESH)
+        pipe.execute()
+    except redis.RedisError:
+        pass  # the next message writes again
+
+
+def _marked(key: str) -> bool:
+    try:
+        return bool(_redis().exists(key))
+    except redis.RedisError:
+        return False
 
 
 # --- who is writing -----------------------------------------------------------------------------
@@ -63,9 +117,14 @@ def oa_identity(session: Session, openid: str) -> WechatIdentity | None:
                                                        WechatIdentity.openid == openid))
 
 
+_PERSON_BY_OA_OPENID = select(Person).join(
+    WechatIdentity, WechatIdentity.person_id == Person.id).where(
+    WechatIdentity.app == WechatApp.oa, WechatIdentity.openid == bindparam("openid")).limit(1)
+
+
 def person_for_openid(session: Session, openid: str) -> Person | None:
-    identity = oa_identity(session, openid)
-    return session.get(Person, identity.person_id) if identity is not None else None
+    """The person bound to this Official Account openid (one statement)."""
+    return session.scalar(_PERSON_BY_OA_OPENID, {"openid": openid})
 
 
 def _link(session: Session, person: Person, openid: str, unionid: str | None, via: str
@@ -88,23 +147,56 @@ def _link(session: Session, person: Person, openid: str, unionid: str | None, vi
     record(session, actor_id=person.id, action="chat.bind", object_type="person",
            object_id=person.id, after={"via": via, "identity_id": identity.id,
                                        "moved": bool(old)})
+    forget_unionid(openid)
     return identity, bool(old)
 
 
 # --- binding by unionid -------------------------------------------------------------------------
 
+def _unionid_key(openid: str) -> str:
+    return f"chat:unionid:{openid}"
+
+
 def unionid_of(openid: str) -> str | None:
     """Ask WeChat (cgi-bin/user/info) for the follower's unionid; None on any failure — an
-    unconfigured account, a timeout, no Open Platform binding: the user is simply unknown."""
+    unconfigured account, a timeout, no Open Platform binding: the user is simply unknown.
+
+    WeChat's answer is kept in Redis, so an unbound follower does not cost a WeChat call per
+    message: a unionid for UNIONID_TTL (it never changes; whether a mini-program identity has it
+    is looked up in the database on every message), "no unionid" for NO_UNIONID_TTL. Dropped
+    when the openid gets bound. A failure is not kept: the next message asks again."""
+    key = _unionid_key(openid)
+    try:
+        cached = _redis().get(key)
+    except redis.RedisError:
+        cached = None
+    if cached is not None:
+        cached = cached.decode() if isinstance(cached, bytes) else str(cached)
+        return None if cached == _NO_UNIONID else cached
     try:
         from ..wechat import get_wechat
 
         info = get_wechat().oa.user_info(openid, timeout=USER_INFO_TIMEOUT)
-        unionid = info.get("unionid") if isinstance(info, dict) else None
-        return unionid if isinstance(unionid, str) and 0 < len(unionid) <= 64 else None
     except Exception as exc:  # noqa: BLE001 - whatever went wrong, the user is unknown
         log.info("oa user_info unavailable", extra={"fields": {"error": type(exc).__name__}})
         return None
+    unionid = info.get("unionid") if isinstance(info, dict) else None
+    if not (isinstance(unionid, str) and 0 < len(unionid) <= 64):
+        unionid = None
+    try:
+        _redis().set(key, unionid or _NO_UNIONID,
+                     ex=UNIONID_TTL if unionid else NO_UNIONID_TTL)
+    except redis.RedisError:
+        pass
+    return unionid
+
+
+def forget_unionid(openid: str) -> None:
+    """Drop the cached user/info answer of `openid` (it just got bound)."""
+    try:
+        _redis().delete(_unionid_key(openid))
+    except redis.RedisError:
+        pass
 
 
 def bind_by_unionid(session: Session, openid: str) -> Person | None:

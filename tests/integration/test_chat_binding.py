@@ -150,11 +150,12 @@ def test_the_attempt_limit_fails_open_when_redis_is_down(client, app, world, mon
     code = new_code(client, world)
 
     class Down:
-        def get(self, *a):
-            raise redis.ConnectionError("down")
+        """Every Redis command fails."""
 
-        def pipeline(self):
-            raise redis.ConnectionError("down")
+        def __getattr__(self, name):
+            def down(*a, **kw):
+                raise redis.ConnectionError("down")
+            return down
 
     monkeypatch.setattr(chat, "_redis", lambda: Down())
     for _ in range(6):
