@@ -2,7 +2,9 @@
 
 One process runs ``--threads`` dispatch loops; each loop claims a batch (``--batch-size``) and
 sends it ``--send-concurrency`` at a time (sends wait on WeChat's network answers, so threads
-overlap them). Run several processes, on several hosts, for more throughput — they share the work
+overlap them). The defaults (one loop sending 16 at a time) were the fastest measured on a
+2-core machine (bench/results/notify-latest.md): CPU is the limit there, so more loops only add
+contention. Run several processes, on several hosts, for more throughput — they share the work
 through the database (FOR UPDATE SKIP LOCKED, leases), never the same row.
 """
 from __future__ import annotations
@@ -14,8 +16,7 @@ import threading
 
 from .. import create_app
 from ..config import Config
-from .dispatcher import (SEND_CONCURRENCY, DispatchPolicy, default_worker_id, dispatch_once,
-                         run_forever)
+from .dispatcher import DispatchPolicy, default_worker_id, dispatch_once, run_forever
 
 log = logging.getLogger("app.notify")
 
@@ -36,10 +37,10 @@ def main(argv: list[str] | None = None) -> None:
                         help="空闲时的轮询间隔（秒）/ idle poll interval in seconds")
     parser.add_argument("--batch-size", type=int, default=50,
                         help="每轮最多领取的通知数 / rows claimed per pass")
-    parser.add_argument("--threads", type=int, default=2,
+    parser.add_argument("--threads", type=int, default=1,
                         help="本进程内并行的调度循环数 / dispatch loops in this process")
-    parser.add_argument("--send-concurrency", type=int, default=SEND_CONCURRENCY,
-                        help=f"每个调度循环同时发出的请求数（默认 {SEND_CONCURRENCY}）"
+    parser.add_argument("--send-concurrency", type=int, default=16,
+                        help="每个调度循环同时发出的请求数（默认 16）"
                              " / sends in flight at once per loop")
     parser.add_argument("--worker-id", default=None,
                         help="调度进程标识（默认：主机名:进程号）/ worker id")

@@ -59,7 +59,7 @@ import socket
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any, Callable
 
@@ -281,12 +281,22 @@ class _Pass:
         self._rounds([row.id for row in send])
         return self.stats
 
+    def _snapshot(self) -> Callable[[], None]:
+        """What a rolled-back transaction must also undo here: the channel steps, the stats and
+        the recorded attempts. Returns the undo."""
+        step, stats = dict(self.step), replace(self.stats, rows=dict(self.stats.rows))
+
+        def undo() -> None:
+            self.step, self.stats, self.attempts = step, stats, []
+        return undo
+
     def _rounds(self, ids: list[int]) -> None:
         while ids:
+            undo = self._snapshot()
             try:
                 sends = self._before(ids)
             except Exception as exc:  # a bug or the database went away: never lose a row
-                self.attempts = []  # rolled back with the round
+                undo()
                 if len(ids) > 1:  # nothing of this round was written: isolate the culprit
                     log.exception("dispatch batch failed before sending; rows one by one",
                                   extra={"fields": {"rows": len(ids)}})
@@ -299,9 +309,11 @@ class _Pass:
             if not sends:
                 return
             self._send_all(sends)
+            undo = self._snapshot()
             try:
                 ids = self._after(sends)
             except Exception as exc:  # the sends went out: their rows end unknown, not resent
+                undo()
                 log.exception("recording sends failed", extra={"fields": {"sends": len(sends)}})
                 self._release_after_error(
                     [i for s in sends for i in s.row_ids], exc)
@@ -375,7 +387,7 @@ class _Pass:
                 self.paused = dict(session.execute(
                     select(ChannelPause.channel, ChannelPause.paused_until)).all())
             ready, no_channel = self._prepare(session, rows)
-            self._finish_without_channel(session, no_channel)
+            self._finish_without_channel(session, no_channel)  # before any marker is recorded
             sends = self._plan(session, ready)
             markers = self._write_attempts(session)
             for send in sends:
@@ -537,18 +549,18 @@ class _Pass:
                         "errcode": s.outcome.errcode, "duration_ms": s.duration_ms,
                         "response": (prefix + s.outcome.short_detail)[:DETAIL_MAX] or None})
             session.execute(update(DeliveryAttempt), markers)
-            paused = set()
-            for name, group in by_channel.items():
+            for group in by_channel.values():
                 channel = group[0].channel
                 settle_all(channel, session, [(s.delivery, s.outcome) for s in group])
                 quota = next((s.outcome for s in group
                               if _hits_daily_quota(channel, s.outcome)), None)
                 if quota is not None:
                     self._pause_on_quota(session, channel, quota)
-                    paused.add(name)
             onward = []
             for s in sends:
-                passes_on = s.channel.name in paused \
+                # Each send by its own answer: one that went out before the quota ran out stays
+                # sent; 45009 and the sends not made after it pass on, like a skip.
+                passes_on = _hits_daily_quota(s.channel, s.outcome) \
                     or s.outcome.result in (Result.skip, Result.failed)
                 for row_id in s.row_ids:
                     row = self._settled_elsewhere(rows.get(row_id), row_id, s)
@@ -715,11 +727,12 @@ def dispatch_once(source: Any, *, batch_size: int = 50, worker_id: str | None = 
                   now: datetime | None = None, channels: ChannelSet | None = None,
                   policy: DispatchPolicy | None = None,
                   rng: random.Random | None = None,
-                  send_concurrency: int = SEND_CONCURRENCY,
+                  send_concurrency: int = 1,
                   pool: ThreadPoolExecutor | None = None) -> DispatchStats:
-    """Claim up to ``batch_size`` due rows and send them, up to ``send_concurrency`` at once
-    (or on ``pool``, which run_forever keeps for its passes). ``source``: the Flask app or a
-    session factory. ``now`` pins the clock (tests). Commits its own transactions."""
+    """Claim up to ``batch_size`` due rows and send them: on ``pool`` (run_forever keeps one
+    for its passes), else ``send_concurrency`` at once on a pool made for this pass — one at a
+    time in the calling thread by default. ``source``: the Flask app or a session factory.
+    ``now`` pins the clock (tests). Commits its own transactions."""
     factory, app = _resolve(source)
     if channels is None:
         channels = build_channels(app) if app is not None else ChannelSet([])

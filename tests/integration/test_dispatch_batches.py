@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from app.db import utcnow
-from app.notify.channels import ChannelSet
+from app.notify.channels import ChannelSet, Outcome
 from app.notify.dispatcher import DispatchPolicy, dispatch_once
 from app.notify.models import (AttemptOutcome, ChannelPause, DeliveryAttempt, InboxItem,
                                OutboxMessage, OutboxState)
@@ -63,7 +63,7 @@ def test_one_batch_with_credits_fall_through_and_a_paused_channel(app, fake_wech
             "b1": meeting_notice(app, one_credit, 0), "b2": meeting_notice(app, one_credit, 1),
             "c": meeting_notice(app, in_window), "d": meeting_notice(app, nothing)}
 
-    stats = run(app, real_channels(app))
+    stats = run(app, real_channels(app), send_concurrency=4)
     assert (stats.claimed, stats.sent) == (6, 6)
 
     channel = {k: load(app, v)[0].channel for k, v in rows.items()}
@@ -95,6 +95,17 @@ def test_a_failed_send_in_a_batch_falls_through_in_the_same_pass(app, fake_wecha
     assert len(fake_wechat.calls(SUBSCRIBE)) == 4 and len(fake_wechat.calls(TEMPLATE)) == 2
     # 43101 zeroes the person's credits; the two sent kept theirs spent.
     assert sorted(credit(app, p) for p in pids) == [0, 0, 0, 0]
+
+
+def test_45009_on_a_channels_first_send_spares_the_rest_of_the_batch(app, fake_wechat):
+    residents = [person(app, f"居民{i}", credits=1) for i in range(5)]
+    rows = [meeting_notice(app, pid) for pid in residents]
+    fake_wechat.fail(SUBSCRIBE, 45009)
+    assert run(app, real_channels(app), send_concurrency=4).sent == 5
+    assert len(fake_wechat.calls(SUBSCRIBE)) == 1  # the first send alone, then no more calls
+    assert len(fake_wechat.calls(TEMPLATE, ok=True)) == 5
+    assert {load(app, r)[0].channel for r in rows} == {"oa_template"}
+    assert [credit(app, pid) for pid in residents] == [1] * 5  # every credit given back
 
 
 def test_statements_per_batch_do_not_grow_with_its_rows(app, fake_wechat):
@@ -189,3 +200,27 @@ def test_when_recording_the_sends_fails_they_end_unknown_not_resent(app, factory
             DeliveryAttempt.outcome == AttemptOutcome.in_flight))
     assert run(factory, channels(unsettled), now=utcnow() + timedelta(days=1)).claimed == 0
     assert set(unsettled.calls.values()) == {1}
+
+
+def test_45009_in_the_middle_of_a_batch_keeps_what_went_and_passes_on_the_rest(
+        app, factory, resident):
+    ids = enqueue(app, resident, n=5)
+    quota = ids[2]
+
+    class RunningOut(Scripted):
+        def send(self, delivery):
+            super().send(delivery)
+            if delivery.outbox_id == quota:
+                return Outcome.retry(detail="errcode=45009 api freq out of limit", errcode=45009)
+            return Outcome.sent()
+
+    a, b = RunningOut("a"), Scripted("b")
+    # One send at a time: ids[0] (alone), ids[1] sent, ids[2] 45009, the rest not called.
+    assert run(factory, channels(a, b), send_concurrency=1).sent == 5
+    assert set(a.calls) == set(ids[:3]) and set(b.calls) == set(ids[2:])
+    with factory() as s:
+        by = dict(s.execute(select(OutboxMessage.id, OutboxMessage.channel)
+                            .where(OutboxMessage.id.in_(ids))).all())
+        assert by == {**dict.fromkeys(ids[:2], "a"), **dict.fromkeys(ids[2:], "b")}
+        assert s.get(ChannelPause, "a") is not None
+    assert "暂停至北京时间" in load_row(app, ids[4])[1][1].response
