@@ -117,6 +117,7 @@ def _clean_state(request):
             for table in reversed(Base.metadata.sorted_tables):
                 conn.execute(table.delete())
     app.extensions["redis"].flushdb()
+    app.extensions["wechat"].drop_local_tokens()  # they name tokens the reset fake forgot
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import urllib.request
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Callable
@@ -73,8 +74,22 @@ class WechatTransport(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+def _proxies_from_environment() -> dict[str, str]:
+    """HTTPS_PROXY / HTTP_PROXY for the WeChat hosts, read once (NO_PROXY naming them: none)."""
+    env = urllib.request.getproxies()
+    no_proxy = env.get("no")
+    if no_proxy and all(requests.utils.should_bypass_proxies(host, no_proxy=no_proxy)
+                        for host in WECHAT_HOSTS):
+        return {}
+    return {k: v for k, v in env.items() if k in ("http", "https")}
+
+
 def make_http_session(api_base: str, timeout: float) -> requests.Session:
     session = requests.Session()
+    # Read the proxy settings once instead of on every call: with trust_env, requests scans the
+    # whole environment twice and looks for ~/.netrc on each request (a third of a send's CPU).
+    session.trust_env = False
+    session.proxies.update(_proxies_from_environment())
     adapter = WechatTransport(api_base, timeout, pool_maxsize=32)
     session.mount("https://", adapter)
     session.mount("http://", adapter)
@@ -388,6 +403,11 @@ class Wechat:
             if exc.errcode == 45009:
                 exc.retry_after = 60
             raise
+
+    def drop_local_tokens(self) -> None:
+        """Forget the tokens this process keeps (tests reset the fake WeChat and Redis)."""
+        self.mp.tokens.drop_local()
+        self.oa.tokens.drop_local()
 
     def close(self) -> None:
         self.http.close()

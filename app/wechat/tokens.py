@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Callable
 
 import redis
@@ -20,6 +21,9 @@ from .errors import WechatError
 log = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
+# A process keeps the token it read for this long before reading Redis again. Safe: after a
+# refresh elsewhere the old token still works for 5 minutes, and a 40001 re-reads at once.
+LOCAL_SECONDS = 30.0
 # WeChat keeps the previous token valid for 5 minutes after a refresh; refresh before it expires.
 EARLY_REFRESH_SECONDS = 300
 
@@ -40,6 +44,7 @@ class TokenStore:
         # lock expires on its own.
         self.lock_ttl = 2 * fetch_timeout + 5
         self.wait_timeout = 2 * fetch_timeout + 5
+        self._local: tuple[str, float] | None = None  # (token, monotonic time it expires here)
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -50,16 +55,25 @@ class TokenStore:
             raise _store_down(exc) from exc
         if raw is None:
             return None
-        return raw.decode() if isinstance(raw, bytes) else str(raw)
+        token = raw.decode() if isinstance(raw, bytes) else str(raw)
+        self._keep(token)
+        return token
+
+    def _keep(self, token: str) -> None:
+        self._local = (token, time.monotonic() + LOCAL_SECONDS)
 
     def get(self) -> str:
         """The current token, fetching one (under the lock) when there is none."""
+        local = self._local
+        if local is not None and local[1] > time.monotonic():
+            return local[0]
         return self._read() or self.refresh(stale=None)
 
     # -- refreshing ------------------------------------------------------------------------
 
     def refresh(self, stale: str | None) -> str:
         """Get a token other than ``stale`` (None: any token), fetching at most once."""
+        self._local = None
         try:
             lock = self.redis.lock(self.lock_key, timeout=self.lock_ttl,
                                    blocking_timeout=self.wait_timeout, thread_local=False)
@@ -85,6 +99,7 @@ class TokenStore:
                 self.redis.set(self.key, token, ex=ttl)
             except redis.RedisError as exc:
                 raise _store_down(exc) from exc
+            self._keep(token)
             log.info("wechat access token refreshed",
                      extra={"fields": {"appid": self.appid, "ttl": ttl}})
             return token
@@ -110,8 +125,13 @@ class TokenStore:
                       extra={"fields": {"appid": self.appid, "cap": self.cap}})
             raise WechatError.token_refresh_capped(self.cap, ttl, api="cgi-bin/token")
 
+    def drop_local(self) -> None:
+        """Forget this process's copy (the next call reads Redis)."""
+        self._local = None
+
     def forget(self) -> None:
         """Drop the stored token (tests, or an operator after rotating the AppSecret)."""
+        self._local = None
         self.redis.delete(self.key, self.count_key)
 
 

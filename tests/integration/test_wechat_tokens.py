@@ -147,3 +147,54 @@ def test_stable_token_mode(fake_wechat, redis_client):  # noqa: F811
     bodies = [c.body for c in fake_wechat.calls("/cgi-bin/stable_token")]
     assert [b["force_refresh"] for b in bodies] == [False, True]
     assert fake_wechat.calls("/cgi-bin/token") == []
+
+
+# --- the process's own copy ------------------------------------------------------------------
+
+class _CountingRedis:
+    """A Redis client that counts reads of the token key (wraps the real one)."""
+
+    def __init__(self, inner):
+        self.inner, self.token_reads = inner, 0
+
+    def get(self, key):
+        if key.startswith("wechat:access_token:"):
+            self.token_reads += 1
+        return self.inner.get(key)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def test_a_process_reads_the_shared_token_once_per_interval(fake_wechat, redis_client):  # noqa: F811
+    counting = _CountingRedis(redis_client)
+    wechat = make_wechat(fake_wechat, counting)
+    for _ in range(20):
+        send(wechat)
+    assert counting.token_reads <= 2  # the cold read (and the re-read under the fetch lock)
+    assert fake_wechat.token_fetches(MP) == 1
+
+
+def test_a_token_refreshed_elsewhere_is_picked_up_after_a_40001(fake_wechat, redis_client):  # noqa: F811
+    first = make_wechat(fake_wechat, redis_client)
+    second = make_wechat(fake_wechat, redis_client)
+    send(first)
+    send(second)  # both now hold the same token locally
+    fake_wechat.expire_tokens(MP)
+    send(first)  # 40001 → one refresh, stored in Redis
+    send(second)  # its local copy is stale: 40001 → re-reads Redis, no second fetch
+    assert fake_wechat.token_fetches(MP) == 2
+    assert [c.errcode for c in fake_wechat.calls(SUBSCRIBE)] == [0, 0, 40001, 0, 40001, 0]
+
+
+def test_proxy_settings_are_read_once_and_no_proxy_is_honoured(monkeypatch):
+    from app.wechat.client import make_http_session
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    session = make_http_session("", 5.0)
+    assert session.trust_env is False
+    assert session.proxies.get("https") == "http://proxy.example:3128"
+    monkeypatch.setenv("NO_PROXY", "api.weixin.qq.com,qyapi.weixin.qq.com")
+    assert make_http_session("", 5.0).proxies == {}
