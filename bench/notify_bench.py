@@ -6,7 +6,7 @@ delivered to the fake WeChat, which answers each send after a realistic delay (2
 Measured, for 1, 2 and 4 dispatcher processes (`python -m app.notify`, each with
 BENCH_DISPATCH_THREADS dispatch loops sending BENCH_SEND_CONCURRENCY at a time): the time to
 enqueue (the convenor's "send notices", one transaction writing 10,000 outbox rows), the time to
-drain (until every row is final), sends per second, the dispatchers' CPU per row and how busy the
+drain (from that commit until every row is final; the dispatchers were started beforehand), sends per second, the dispatchers' CPU per row and how busy the
 machine was. Baseline in the same run: the same number of sends posted straight to the same fake
 from BENCH_BASELINE_CONCURRENCY threads (32) and no database at all — the ceiling any dispatcher
 could reach on this machine. When the target is missed the report says by how much and why.
@@ -192,14 +192,26 @@ def named_cpu(*names: str) -> float:
     return total
 
 
-def drain(database_url: str, env: dict, n: int, total: int, fake_pid: int) -> dict:
-    engine = create_engine(database_url)
+def start_dispatchers(env: dict, n: int) -> list[subprocess.Popen]:
+    """n dispatcher processes, returned once each has started (as in a deployment, where they
+    run before the convenor presses "send": their start-up is not part of the drain)."""
     procs = [subprocess.Popen(
         [sys.executable, "-m", "app.notify", "--threads", str(THREADS), "--interval", "0.2",
          "--batch-size", "50", "--send-concurrency", str(SEND_CONCURRENCY),
          "--worker-id", f"bench-{n}-{k}"],
-        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         for k in range(n)]
+    for p in procs:
+        line = p.stdout.readline()  # "通知调度进程已启动…", printed once its loops run
+        if "已启动" not in line:
+            raise RuntimeError(f"dispatcher did not start: {line}{p.stderr.read()[-2000:]}")
+    return procs
+
+
+def drain(database_url: str, procs: list[subprocess.Popen], total: int, fake_pid: int,
+          cpu_before: float) -> dict:
+    """From the moment the notices were committed until every row is final."""
+    engine = create_engine(database_url)
     started = time.perf_counter()
     busy0, fake0 = machine_busy(), process_cpu(fake_pid)
     pg0, redis0 = named_cpu("postgres"), named_cpu("redis-server")
@@ -219,13 +231,13 @@ def drain(database_url: str, env: dict, n: int, total: int, fake_pid: int) -> di
         took = time.perf_counter() - started
         busy1, fake1 = machine_busy(), process_cpu(fake_pid)
         pg1, redis1 = named_cpu("postgres"), named_cpu("redis-server")
-        cpu = sum(process_cpu(p.pid) for p in procs)
+        cpu = sum(process_cpu(p.pid) for p in procs) - cpu_before
     finally:
         for p in procs:
             stop(p)
     engine.dispose()
     return {"drain_s": round(took, 2), "states": dict(c), "sends_per_s": round(done / took, 1),
-            # Dispatcher processes' CPU per row (their start-up included) and how busy the
+            # Dispatcher processes' CPU per row (after their start-up) and how busy the
             # whole machine was (dispatchers, PostgreSQL, Redis, the fake) during the drain.
             "dispatcher_cpu_ms_per_row": round(cpu * 1000 / max(done, 1), 2),
             "fake_cpu_ms_per_row": round((fake1 - fake0) * 1000 / max(done, 1), 2),
@@ -295,7 +307,9 @@ def write_report(r: dict) -> None:
         f" the fake answers each subscribe send after {int(FAKE_DELAY * 1000)} ms; each"
         f" dispatcher process runs {THREADS} dispatch loops, each sending {SEND_CONCURRENCY}"
         " at a time (batches of 50).", "",
-        "CPU per row (ms): the whole machine, the dispatchers (start-up included), PostgreSQL,"
+        "The dispatchers are started (and idle) before the convenor sends the notice, as in a"
+        " deployment; the drain runs from the notice's commit until every row is final.", "",
+        "CPU per row (ms): the whole machine, the dispatchers (after start-up), PostgreSQL,"
         " Redis and the fake WeChat; the machine's rest is the bench's polling and whatever else"
         " ran on it.", "",
         "| run | enqueue (s) | drain (s) | sends/s | CPU/row: machine | dispatchers | PostgreSQL |"
@@ -359,8 +373,7 @@ def why_missed(r: dict) -> str:
         f"Missed by {four['drain_s'] - target:.1f} s ({four['drain_s'] / target:.2f}× the"
         f" target): {four['sends_per_s']} rows/s where {needed:.0f}/s were needed. The run is"
         f" CPU-bound, not waiting on WeChat: the machine was {four['machine_busy_pct']} % busy"
-        f" and every notice cost {total} ms of CPU — {cpu} in the dispatchers (start-up"
-        f" included), {pg} in PostgreSQL, {rds} in Redis, {fake} in the fake WeChat and"
+        f" and every notice cost {total} ms of CPU — {cpu} in the dispatchers, {pg} in PostgreSQL, {rds} in Redis, {fake} in the fake WeChat and"
         f" {rest:.2f} in the bench's polling and whatever else ran on the machine — so"
         f" {cores} cores allow at most ~{cores * 1000 / max(total, 0.01):.0f} rows/s;"
         f" {needed:.0f}/s would need ≤ {cores * 1000 / needed:.1f} ms per row in all. The"
@@ -398,8 +411,14 @@ def main() -> None:
                 reset_run(database_url, data["people"])
                 redis.Redis.from_url(redis_url).flushdb()
                 fake.reset()
-                run = {"enqueue_s": round(enqueue(data), 2), "total": total}
-                run.update(drain(database_url, env, n, total, fake.proc.pid))
+                procs = start_dispatchers(env, n)
+                try:
+                    cpu_before = sum(process_cpu(p.pid) for p in procs)
+                    run = {"enqueue_s": round(enqueue(data), 2), "total": total}
+                    run.update(drain(database_url, procs, total, fake.proc.pid, cpu_before))
+                finally:
+                    for p in procs:
+                        stop(p)
                 run["integrity"] = integrity(database_url, fake, data["people"])
                 result["runs"][str(n)] = run
                 log(f"  drained in {run['drain_s']} s ({run['sends_per_s']}/s)")
