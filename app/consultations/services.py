@@ -75,9 +75,15 @@ def managed_consultation(session: Session, consultation_id: int, person: Person
     return c
 
 
-def my_invitation(session: Session, consultation_id: int, person_id: int) -> Invitation | None:
-    return session.scalar(select(Invitation).where(Invitation.consultation_id == consultation_id,
-                                                   Invitation.person_id == person_id))
+def my_invitation(session: Session, consultation_id: int, person_id: int, *,
+                  lock: bool = False) -> Invitation | None:
+    """``lock``: FOR UPDATE, re-read — two answers at once (two taps, the chat and the
+    mini-program) are then taken one after the other, and the second sees the first."""
+    stmt = select(Invitation).where(Invitation.consultation_id == consultation_id,
+                                    Invitation.person_id == person_id)
+    if lock:
+        stmt = stmt.with_for_update().execution_options(populate_existing=True)
+    return session.scalar(stmt)
 
 
 def ensure_open(c: Consultation) -> None:
@@ -324,7 +330,7 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
     """The invitee's answer: accept; decline with a reason; send a substitute (officials and
     departments only). One answer per invitation, changeable until the list is locked; the same
     answer again changes nothing."""
-    inv = my_invitation(session, consultation_id, person.id)
+    inv = my_invitation(session, consultation_id, person.id, lock=True)
     if inv is None:
         raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
     c = session.get(Consultation, consultation_id)

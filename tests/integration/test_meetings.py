@@ -337,6 +337,21 @@ def test_concurrent_invitations_of_the_same_people_make_one_each(client, app, wo
         assert s.scalar(select(func.count()).select_from(Invitation)) == len(FULL)
 
 
+def test_the_same_answer_twice_at_once_is_one_change(client, app, world):
+    """Two taps at once (or the chat and the mini-program): one change, one audit entry."""
+    from app.audit.models import AuditEntry
+
+    c = schedule(client, world).json
+    invite(client, world, c["id"], FULL)
+    codes = race(app, 6, lambda local, i: local.put(
+        f"/api/consultations/{c['id']}/rsvp", json={"answer": "accepted"},
+        headers=as_(world, "member")).status_code)
+    assert codes == [200] * 6
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "consultation.rsvp")) == 1
+
+
 def test_more_people_coming_than_the_place_holds_is_flagged(client, world):
     c = schedule(client, world, capacity=2).json
     invite(client, world, c["id"], FULL)
