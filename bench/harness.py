@@ -124,3 +124,43 @@ def percentile(values: list[float], q: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def invite_to_demo_meeting(count: int, wechat_app: str, openid_prefix: str) -> dict:
+    """The demo city (app/org/demo.py), then ``count`` residents with a ``wechat_app`` ("mp" or
+    "oa") openid ``<openid_prefix><person id>``, invited to the demo meeting. Uses the app's
+    settings from the environment (DATABASE_URL…). Returns the meeting, its convenor, the new
+    people's ids and how many demo invitees the meeting already had."""
+    from sqlalchemy import func, insert, select
+
+    from app import create_app
+    from app.consultations.models import Consultation, Invitation
+    from app.db import utcnow
+    from app.org.demo import seed_demo
+    from app.org.models import Person, Role, RoleAssignment, WechatApp, WechatIdentity
+
+    app = create_app()
+    with app.app_context(), app.extensions["db"].session_scope() as s:
+        seed_demo(s)
+        c = s.scalars(select(Consultation).order_by(Consultation.id)).first()
+        convenor = s.scalar(select(RoleAssignment.person_id).where(
+            RoleAssignment.role == Role.convenor, RoleAssignment.platform_id == c.platform_id))
+        others = s.scalar(select(func.count()).select_from(Invitation).where(
+            Invitation.consultation_id == c.id))
+        first = s.scalar(select(func.coalesce(func.max(Person.id), 0))) + 1
+        ids = list(range(first, first + count))
+        now = utcnow()
+        s.execute(insert(Person), [{"id": i, "name": f"居民{i}", "is_active": True,
+                                    "created_at": now, "updated_at": now} for i in ids])
+        s.execute(insert(WechatIdentity), [
+            {"person_id": i, "app": WechatApp(wechat_app), "openid": f"{openid_prefix}{i}",
+             "created_at": now, "updated_at": now} for i in ids])
+        s.execute(insert(Invitation), [
+            {"consultation_id": c.id, "person_id": i, "group": "resident",
+             "invited_at": now, "invited_by_id": convenor} for i in ids])
+        # Ids were given explicitly: move the sequence past them.
+        s.execute(text("SELECT setval(pg_get_serial_sequence('people', 'id'), "
+                       "(SELECT max(id) FROM people))"))
+    app.extensions["db"].engine.dispose()
+    return {"consultation_id": c.id, "convenor_id": convenor, "people": ids,
+            "other_invitees": others}

@@ -32,9 +32,10 @@ from datetime import datetime, timezone
 
 import redis
 import requests
-from sqlalchemy import create_engine, delete, func, insert, select, text
+from sqlalchemy import create_engine, delete, func, insert, select
 
-from bench.harness import RESULTS, ROOT, free_port, log, machine, migrate, scratch_database, stop
+from bench.harness import (RESULTS, ROOT, free_port, invite_to_demo_meeting, log, machine,
+                           migrate, scratch_database, stop)
 
 INVITEES = int(os.environ.get("BENCH_INVITEES", "10000"))
 FAKE_DELAY = float(os.environ.get("BENCH_FAKE_DELAY", "0.02"))
@@ -81,37 +82,7 @@ class Fake:
 
 def prepare(database_url: str) -> dict:
     """Demo city + INVITEES residents with a mini-program openid, invited to the demo meeting."""
-    from app import create_app
-    from app.consultations.models import Consultation, Invitation
-    from app.db import utcnow
-    from app.org.demo import seed_demo
-    from app.org.models import Person, Role, RoleAssignment, WechatApp, WechatIdentity
-
-    app = create_app()
-    with app.app_context(), app.extensions["db"].session_scope() as s:
-        seed_demo(s)
-        c = s.scalars(select(Consultation).order_by(Consultation.id)).first()
-        convenor = s.scalar(select(RoleAssignment.person_id).where(
-            RoleAssignment.role == Role.convenor, RoleAssignment.platform_id == c.platform_id))
-        first = s.scalar(select(func.coalesce(func.max(Person.id), 0))) + 1
-        ids = list(range(first, first + INVITEES))
-        now = utcnow()
-        s.execute(insert(Person), [{"id": i, "name": f"居民{i}", "is_active": True,
-                                    "created_at": now, "updated_at": now} for i in ids])
-        s.execute(insert(WechatIdentity), [
-            {"person_id": i, "app": WechatApp.mp, "openid": f"o_bench_{i}",
-             "created_at": now, "updated_at": now} for i in ids])
-        s.execute(insert(Invitation), [
-            {"consultation_id": c.id, "person_id": i, "group": "resident",
-             "invited_at": now, "invited_by_id": convenor} for i in ids])
-        if s.get_bind().dialect.name == "postgresql":
-            s.execute(text("SELECT setval(pg_get_serial_sequence('people', 'id'), "
-                           "(SELECT max(id) FROM people))"))
-        others = s.scalar(select(func.count()).select_from(Invitation).where(
-            Invitation.consultation_id == c.id)) - INVITEES
-    app.extensions["db"].engine.dispose()
-    return {"consultation_id": c.id, "convenor_id": convenor, "people": ids,
-            "other_invitees": others}
+    return invite_to_demo_meeting(INVITEES, "mp", "o_bench_")
 
 
 def reset_run(database_url: str, people: list[int]) -> None:

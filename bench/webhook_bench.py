@@ -30,10 +30,10 @@ import time
 from datetime import datetime, timezone
 
 import redis
-from sqlalchemy import create_engine, func, insert, select, text
+from sqlalchemy import create_engine, text
 
-from bench.harness import (RESULTS, ROOT, ensure_wrk, free_port, log, machine, migrate,
-                           scratch_database, start_gunicorn, stop)
+from bench.harness import (RESULTS, ROOT, ensure_wrk, free_port, invite_to_demo_meeting, log,
+                           machine, migrate, scratch_database, start_gunicorn, stop)
 
 LUA = ROOT / "bench" / "lua" / "webhook.lua"
 RATE = float(os.environ.get("BENCH_RATE", "300"))
@@ -56,34 +56,9 @@ def signed_query() -> str:
 
 
 def prepare(database_url: str) -> int:
-    """Demo city, and BOUND residents with an Official Account openid invited to its meeting."""
-    from app import create_app
-    from app.consultations.models import Consultation, Invitation
-    from app.db import utcnow
-    from app.org.demo import seed_demo
-    from app.org.models import Person, Role, RoleAssignment, WechatApp, WechatIdentity
-
-    app = create_app()
-    with app.app_context(), app.extensions["db"].session_scope() as s:
-        seed_demo(s)
-        c = s.scalars(select(Consultation).order_by(Consultation.id)).first()
-        convenor = s.scalar(select(RoleAssignment.person_id).where(
-            RoleAssignment.role == Role.convenor, RoleAssignment.platform_id == c.platform_id))
-        first = s.scalar(select(func.coalesce(func.max(Person.id), 0))) + 1
-        ids = list(range(first, first + BOUND))
-        now = utcnow()
-        s.execute(insert(Person), [{"id": i, "name": f"居民{i}", "is_active": True,
-                                    "created_at": now, "updated_at": now} for i in ids])
-        s.execute(insert(WechatIdentity), [
-            {"person_id": i, "app": WechatApp.oa, "openid": f"o_bench_oa_{i}",
-             "created_at": now, "updated_at": now} for i in ids])
-        s.execute(insert(Invitation), [
-            {"consultation_id": c.id, "person_id": i, "group": "resident",
-             "invited_at": now, "invited_by_id": convenor} for i in ids])
-        s.execute(text("SELECT setval(pg_get_serial_sequence('people', 'id'), "
-                       "(SELECT max(id) FROM people))"))
-    app.extensions["db"].engine.dispose()
-    return first
+    """Demo city, and BOUND residents with an Official Account openid invited to its meeting;
+    returns the first of their person ids (the load script's openids count from it)."""
+    return invite_to_demo_meeting(BOUND, "oa", "o_bench_oa_")["people"][0]
 
 
 WRK_THREADS = 2
