@@ -23,10 +23,9 @@ one (a bad row cannot hold up its batch); after the sends, the round's rows end 
 
 Promises (DESIGN.md "Notifications: the outbox"; several dispatchers may run at once):
 
-- **Claim**: on PostgreSQL ``SELECT … FOR NO KEY UPDATE SKIP LOCKED`` then the rows are marked
-  ``sending`` with a lease (claimed_by / claimed_until) and committed; on SQLite one process at a
-  time holds the write lock (BEGIN IMMEDIATE) and a conditional UPDATE re-checks that each row is
-  still claimable. A crashed dispatcher's rows are re-claimed once the lease has expired.
+- **Claim** (app/notify/claims.py): SKIP LOCKED on PostgreSQL, a conditional UPDATE under the
+  write lock on SQLite; rows get a lease (claimed_by / claimed_until), committed at once. A
+  crashed dispatcher's rows are claimed again once the lease has expired.
 - **Sent at most once**: before every network send an ``in_flight`` attempt is committed; the send
   happens outside any transaction; the result replaces the marker. A row re-claimed with an
   ``in_flight`` marker (its dispatcher died mid-send) is settled as ``unknown``, never resent; so is
@@ -72,12 +71,12 @@ from ..wechat.errors import seconds_until_beijing_midnight
 from ..workdays import CHINA_TZ
 from .channels import (CHANNEL_LABELS, DETAIL_MAX, Channel, ChannelSet, Delivery, Outcome, Result,
                        build_channels, prepare_all, settle_all)
+from .claims import CRASHED_MID_SEND, claim_rows, pending_due, settle_in_flight
 from .models import AttemptOutcome, ChannelPause, DeliveryAttempt, OutboxMessage, OutboxState
 from .services import alert_staff
 
 log = logging.getLogger(__name__)
 
-CRASHED_MID_SEND = "调度进程在发送途中中断，无法确认是否已送达，不会自动重发"
 UNKNOWN_PREFIX = "请求已发出但未收到答复，是否送达未知，不会自动重发"
 DAILY_QUOTA = 45009
 SEND_CONCURRENCY = 8  # sends in flight at once per dispatch loop (a batch's sends overlap)
@@ -126,84 +125,6 @@ class DispatchStats:
 
 def default_worker_id() -> str:
     return f"{socket.gethostname()[:32]}:{os.getpid()}:{threading.get_ident() % 100000}"
-
-
-def _pending_due(now: datetime):
-    t = OutboxMessage
-    # Literal state so the partial index ix_outbox_due applies even to generic plans.
-    return and_(t.state == literal_column("'pending'"), t.next_attempt_at <= now)
-
-
-def _lease_expired(now: datetime):
-    t = OutboxMessage
-    return and_(t.state == literal_column("'sending'"), t.claimed_until < now)
-
-
-def _settle_in_flight(session: Session, rows: list[OutboxMessage], note: str) -> set[int]:
-    """Rows with a send that may have gone out (an in_flight marker) are settled as unknown;
-    returns their ids (one query for all rows)."""
-    if not rows:
-        return set()
-    markers = session.scalars(select(DeliveryAttempt).where(
-        DeliveryAttempt.outbox_id.in_([row.id for row in rows]),
-        DeliveryAttempt.outcome == AttemptOutcome.in_flight)).all()
-    for attempt in markers:
-        attempt.outcome = AttemptOutcome.unknown
-        attempt.response = note
-    settled = {attempt.outbox_id for attempt in markers}
-    for row in rows:
-        if row.id not in settled:
-            continue
-        before = {"state": row.state.value, "channel": row.channel}
-        row.state = OutboxState.unknown
-        row.last_error = note
-        row.claimed_by = row.claimed_until = None
-        record(session, actor_id=None, action="notice.unknown", object_type="outbox",
-               object_id=row.id, before=before,
-               after={"state": row.state.value, "channel": row.channel, "reason": note})
-    return settled
-
-
-def claim_due(session: Session, *, token: str, batch_size: int, now: datetime,
-              lease_seconds: float) -> tuple[list[int], list[int]]:
-    """Claim up to ``batch_size`` due rows for ``token`` (does not commit).
-
-    Returns (ids to send, ids settled as unknown because their previous dispatcher died mid-send).
-    """
-    send, unknown = _claim(session, token=token, batch_size=batch_size, now=now,
-                           lease_seconds=lease_seconds)
-    return [row.id for row in send], unknown
-
-
-def _claim(session: Session, *, token: str, batch_size: int, now: datetime,
-           lease_seconds: float) -> tuple[list[OutboxMessage], list[int]]:
-    """claim_due, returning the rows to send themselves."""
-    t = OutboxMessage
-    until = now + timedelta(seconds=lease_seconds)
-    pg = session.get_bind().dialect.name == "postgresql"
-
-    def pick(cond, order, limit):
-        stmt = select(t.id).where(cond).order_by(order).limit(limit)
-        if pg:
-            stmt = stmt.with_for_update(skip_locked=True, key_share=True)
-        return list(session.scalars(stmt))
-
-    ids = pick(_lease_expired(now), t.claimed_until, batch_size)
-    if len(ids) < batch_size:
-        ids += pick(_pending_due(now), t.next_attempt_at, batch_size - len(ids))
-    if not ids:
-        return [], []
-    claim = update(t).where(t.id.in_(ids)).values(
-        state=OutboxState.sending, claimed_by=token, claimed_until=until)
-    if not pg:
-        # SQLite: re-check in the UPDATE itself (atomic under the database write lock).
-        claim = claim.where(or_(_pending_due(now), _lease_expired(now)))
-    session.execute(claim.execution_options(synchronize_session=False))
-    rows = session.scalars(select(t).where(t.id.in_(ids), t.claimed_by == token)
-                           .order_by(t.id).execution_options(populate_existing=True)).all()
-    unknown = _settle_in_flight(session, list(rows), CRASHED_MID_SEND)
-    return ([row for row in rows if row.id not in unknown],
-            [row.id for row in rows if row.id in unknown])
 
 
 class _Send:
@@ -270,7 +191,7 @@ class _Pass:
     def run(self, batch_size: int) -> DispatchStats:
         with self.factory() as session:
             with session.begin():
-                send, unknown = _claim(session, token=self.token, batch_size=batch_size,
+                send, unknown = claim_rows(session, token=self.token, batch_size=batch_size,
                                        now=self.now(), lease_seconds=self.policy.lease_seconds)
                 # The inbox copy, always first: in the claim's transaction, before any channel.
                 self._inbox_copies(session, send)
@@ -472,7 +393,7 @@ class _Pass:
         t = OutboxMessage
         mine = and_(t.state == literal_column("'sending'"), t.claimed_by == self.token,
                     t.id.in_(ours))
-        stmt = (select(t).where(or_(_pending_due(self.now()), mine), t.id != row.id,
+        stmt = (select(t).where(or_(pending_due(self.now()), mine), t.id != row.id,
                                 channel.batch_filter(row))
                 .order_by(t.next_attempt_at, t.id).limit(channel.batch_limit))
         if session.get_bind().dialect.name == "postgresql":
@@ -688,7 +609,7 @@ class _Pass:
         try:
             with self.factory() as session, session.begin():
                 rows = [row for row in self._lock(session, ids).values() if self._ours(row)]
-                unknown = _settle_in_flight(session, rows, CRASHED_MID_SEND)
+                unknown = settle_in_flight(session, rows, CRASHED_MID_SEND)
                 for row in rows:
                     if row.id in unknown:
                         self.stats.count(row.id, "unknown")

@@ -12,7 +12,8 @@ from sqlalchemy import select
 from app.audit.models import AuditEntry
 from app.db import utcnow
 from app.notify.channels import ChannelSet, Delivery, Outcome
-from app.notify.dispatcher import DispatchPolicy, claim_due, dispatch_once
+from app.notify.claims import claim_due
+from app.notify.dispatcher import DispatchPolicy, dispatch_once
 from app.notify.models import (
     AttemptOutcome, DeliveryAttempt, InboxItem, OutboxMessage, OutboxState,
 )
