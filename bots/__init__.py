@@ -1,2 +1,3 @@
-"""The Official Account chatbot (webhook, intents, replies). It calls app services only —
-never the database directly. Built in the chatbot issue; nothing here yet."""
+"""The Official Account chatbot: the webhook (webhook.py), the conversation (conversation.py,
+intents.py, replies.py) and the sandbox chat page (sandbox.py). It calls app services only —
+never the database directly; the state it keeps lives in app/chat/."""

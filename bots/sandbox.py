@@ -21,13 +21,10 @@ import time
 
 import requests
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
-from sqlalchemy import select
-
+from app.chat import sandbox
 from app.db import get_session
 from app.errors import NotFound, ValidationFailed
-from app.notify.models import InboxItem
-from app.org.models import (ROLE_LABELS, Person, Platform, RoleAssignment, WechatApp,
-                            WechatIdentity)
+from app.notify.services import list_inbox
 
 from .conversation import Inbound
 
@@ -50,24 +47,6 @@ def _sandbox_only():
         abort(404)
 
 
-def sandbox_openid(person_id: int) -> str:
-    return f"o_sandbox_chat_{person_id}"
-
-
-def _person_openid(session, person_id: int) -> str:
-    """The person's Official Account openid, binding a sandbox one on first use."""
-    if session.get(Person, person_id) is None:
-        raise NotFound("没有这个人", code="person_not_found")
-    openid = session.scalar(select(WechatIdentity.openid).where(
-        WechatIdentity.person_id == person_id, WechatIdentity.app == WechatApp.oa)
-        .order_by(WechatIdentity.id).limit(1))
-    if openid is None:
-        openid = sandbox_openid(person_id)
-        session.add(WechatIdentity(person_id=person_id, app=WechatApp.oa, openid=openid))
-        session.commit()
-    return openid
-
-
 @bp.get("")
 def page():
     return render_template("sandbox_chat.html")
@@ -75,28 +54,8 @@ def page():
 
 @bp.get("/people")
 def people():
-    session = get_session()
     q = (request.args.get("q") or "").strip()[:32]
-    stmt = select(Person).where(Person.is_active.is_(True))
-    if q:
-        stmt = stmt.where(Person.name.contains(q))
-    # People with roles first (convenors, members, staff make the interesting demos).
-    found = list(session.scalars(stmt.order_by(Person.id).limit(200)))
-    roles: dict[int, set[str]] = {}
-    places: dict[int, set[str]] = {}  # the platforms a convenor runs: where the demo meetings are
-    if found:
-        for pid, role, platform in session.execute(
-                select(RoleAssignment.person_id, RoleAssignment.role, Platform.name)
-                .outerjoin(Platform, Platform.id == RoleAssignment.platform_id)
-                .where(RoleAssignment.person_id.in_([p.id for p in found]),
-                       RoleAssignment.is_active.is_(True))):
-            roles.setdefault(pid, set()).add(ROLE_LABELS[role])
-            if platform:
-                places.setdefault(pid, set()).add(platform)
-    found.sort(key=lambda p: (not roles.get(p.id), p.id))
-    return jsonify({"people": [{"id": p.id, "name": p.name, "roles": sorted(roles.get(p.id, ())),
-                                "platforms": sorted(places.get(p.id, ()))}
-                               for p in found[:60]]})
+    return jsonify({"people": sandbox.people_to_pick(get_session(), q)})
 
 
 @bp.post("/send")
@@ -120,7 +79,9 @@ def send():
     if isinstance(guest, str) and GUEST.match(guest):
         openid = f"o_sandbox_guest_{guest}"
     elif isinstance(person_id, int) and not isinstance(person_id, bool) and person_id > 0:
-        openid = _person_openid(get_session(), person_id)
+        session = get_session()
+        openid = sandbox.chat_openid(session, person_id)
+        session.commit()
     else:
         raise ValidationFailed("请先选择一个人", code="person_required")
 
@@ -143,17 +104,14 @@ def send():
 def feed():
     session = get_session()
     person_id = request.args.get("person_id", type=int)
-    if not person_id or session.get(Person, person_id) is None:
+    if not person_id:
         raise NotFound("没有这个人", code="person_not_found")
-    items = session.scalars(select(InboxItem).where(InboxItem.person_id == person_id)
-                            .order_by(InboxItem.id.desc()).limit(30)).all()
-    openids = set(session.scalars(select(WechatIdentity.openid).where(
-        WechatIdentity.person_id == person_id)))
-    openids.add(f"osandbox_person_{person_id}")  # the sandbox channel's address for this person
+    sandbox.person_or_404(session, person_id)
+    items, _ = list_inbox(session, person_id, limit=30)
     return jsonify({
         "inbox": [{"id": i.id, "kind": i.kind, "title": i.title, "body": i.body,
                    "at": i.created_at.isoformat()} for i in items],
-        "wechat": _wechat_deliveries(openids),
+        "wechat": _wechat_deliveries(sandbox.wechat_addresses(session, person_id)),
     })
 
 

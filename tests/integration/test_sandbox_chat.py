@@ -10,7 +10,7 @@ from app import create_app
 from app.notify.dispatcher import dispatch_once
 from app.notify.services import enqueue_notice
 from app.org.models import Person, Role, WechatApp, WechatIdentity
-from bots.sandbox import sandbox_openid
+from app.chat.sandbox import sandbox_openid
 from tests.helpers import committed_session
 
 
