@@ -223,6 +223,28 @@ def store_answer(session: Session, claim: Claim, status_code: int, body: Any) ->
         status_code=status_code, response_body=body)).rowcount == 1
 
 
+def first_answer_in_transaction(session: Session, *, person_id: int, key: str,
+                                endpoint: str) -> dict | None:
+    """For work keyed by something other than an HTTP header (a chat message's MsgId): claim
+    ``key`` inside the caller's transaction, so the claim and the work commit or roll back
+    together. None: claimed, go ahead (then record_in_transaction); otherwise the body stored
+    by the first time ({} while that one is still uncommitted elsewhere: never twice)."""
+    if insert_ignoring_duplicate(session, _records, {
+            "person_id": person_id, "key": key, "endpoint": endpoint, "request_hash": "",
+            "status_code": IN_PROGRESS, "response_body": None, "created_at": utcnow()},
+            ["person_id", "key"]):
+        return None
+    row = _load(session, person_id, key)
+    return (row.response_body if row is not None else None) or {}
+
+
+def record_in_transaction(session: Session, *, person_id: int, key: str, status_code: int,
+                          body: Any) -> None:
+    session.execute(update(_records).where(_records.c.person_id == person_id,
+                                           _records.c.key == key)
+                    .values(status_code=status_code, response_body=body))
+
+
 def release_claim(session: Session, claim: Claim) -> None:
     """Forget a claim whose request failed, so the same key can be retried."""
     session.execute(delete(_records).where(claim.where()))

@@ -26,32 +26,26 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from app.auth import ratelimit
-from app.auth.permissions import has_any_role, reach
+from app.auth.permissions import has_any_role
 from app.chat import services as chat
 from app.consultations import services as meetings
 from app.consultations.briefing import briefing_text
-from app.consultations.checkin import CLOSES_AFTER, current_code
-from app.consultations.models import (
-    ANSWER_LABELS, Answer, Consultation, ConsultationState, Invitation,
-)
+from app.consultations.checkin import current_code
+from app.consultations.models import ANSWER_LABELS, Answer, Consultation, Invitation
 from app.consultations.rules import briefing_due_at
-from app.db import insert_ignoring_duplicate, utcnow
 from app.errors import AppError
-from app.idempotency import IdempotencyRecord
-from app.org.models import (
-    HostType, Person, Platform, PlatformKind, PlatformServedUnit, Region, RegionLevel,
-)
+from app.idempotency import first_answer_in_transaction, record_in_transaction
+from app.org.models import Person
 from app.redis_client import get_redis
 from app.suggestions import safety
 from app.suggestions.models import SuggestionState
 from app.suggestions.routes import SUGGEST_LIMIT
 from app.suggestions.schemas import TITLE_MAX
-from app.suggestions.services import propose_suggestion
-from app.topics.models import CATEGORY_LABELS, Category, Topic
+from app.suggestions.services import home_platform, propose_suggestion
+from app.topics.models import CATEGORY_LABELS, Category
 from app.topics.services import MANAGE
 from app.workdays import CHINA_TZ
 
@@ -172,32 +166,14 @@ class Item:
 
 def my_meetings(session: Session, person: Person) -> list[Item]:
     """My coming meetings, soonest first: the API's "my meetings" (not ended, not cancelled)."""
-    rows = session.execute(
-        select(Consultation, Invitation, Topic.title)
-        .join(Invitation, Invitation.consultation_id == Consultation.id)
-        .join(Topic, Topic.id == Consultation.topic_id)
-        .where(Invitation.person_id == person.id, Consultation.ends_at >= utcnow(),
-               Consultation.state != ConsultationState.cancelled)
-        .order_by(Consultation.starts_at, Consultation.id).limit(LIST_LIMIT)).all()
-    return [Item(c, title, inv) for c, inv, title in rows]
+    return [Item(c, title, inv) for c, inv, title in
+            meetings.coming_invitations(session, person.id, limit=LIST_LIMIT)]
 
 
 def managed_meetings(session: Session, person: Person) -> list[Item]:
-    """The coming (or running) meetings on platforms this person manages — the same reach the
-    API's managed_consultation checks (convenor of the platform, CPPCC staff over its region)."""
-    r = reach(session, person, MANAGE)
-    if not r.region_paths and not r.platform_ids:
-        return []
-    rows = session.execute(
-        select(Consultation, Topic.title)
-        .join(Topic, Topic.id == Consultation.topic_id)
-        .join(Platform, Platform.id == Consultation.platform_id)
-        .join(Region, Region.id == Platform.region_id)
-        .where(Consultation.state.in_(meetings.ACTIVE),
-               Consultation.ends_at >= utcnow() - CLOSES_AFTER,
-               r.platform_clause(Platform.id, Region.path))
-        .order_by(Consultation.starts_at, Consultation.id).limit(LIST_LIMIT)).all()
-    return [Item(c, title) for c, title in rows]
+    """The coming (or running) meetings on platforms this person manages (the API's reach)."""
+    return [Item(c, title) for c, title in
+            meetings.managed_coming(session, person, limit=LIST_LIMIT)]
 
 
 class Choice(AppError):
@@ -358,30 +334,6 @@ def split_suggestion(text: str) -> tuple[str, str]:
     return title, text
 
 
-def home_platform(session: Session, person: Person) -> Platform | None:
-    """Where a chat suggestion goes: the platform of the person's home village or community
-    (a room first), else one serving it (a joint or mobile room, a contact point), else the
-    town's; None without a home region (or none up to the town)."""
-    if person.home_region_id is None:
-        return None
-    region = session.get(Region, person.home_region_id)
-    chain = [int(p) for p in (region.path or "").split("/") if p] or [region.id]
-    local = (HostType.town, HostType.village, HostType.community)
-    for region_id in reversed(chain):
-        level = session.scalar(select(Region.level).where(Region.id == region_id))
-        if level in (RegionLevel.county, RegionLevel.city):
-            break
-        served = select(PlatformServedUnit.platform_id).where(
-            PlatformServedUnit.region_id == region_id)
-        for where in (Platform.region_id == region_id, Platform.id.in_(served)):
-            found = session.scalars(select(Platform).where(
-                where, Platform.is_active.is_(True), Platform.host_type.in_(local))
-                .order_by(Platform.kind != PlatformKind.room, Platform.id)).first()
-            if found is not None:
-                return found
-    return None
-
-
 def _propose(t: Turn) -> str:
     """A suggestion (D6 category, D7 source decided by the service as in the mini-program)."""
     if not t.intent.text:
@@ -391,14 +343,10 @@ def _propose(t: Turn) -> str:
         return replies.NO_PLATFORM
     key = f"oa-msg-{t.inbound.msg_id}" if t.inbound.msg_id else None
     if key is not None:
-        claimed = insert_ignoring_duplicate(t.session, IdempotencyRecord.__table__, {
-            "person_id": t.person.id, "key": key, "endpoint": "chat:propose",
-            "request_hash": "", "status_code": 0, "response_body": None,
-            "created_at": utcnow()}, ["person_id", "key"])
-        if not claimed:  # the same message again: the first answer again, nothing new
-            body = t.session.scalar(select(IdempotencyRecord.response_body).where(
-                IdempotencyRecord.person_id == t.person.id, IdempotencyRecord.key == key))
-            return (body or {}).get("reply") or "这条建议已经收到了。"
+        first = first_answer_in_transaction(t.session, person_id=t.person.id, key=key,
+                                            endpoint="chat:propose")
+        if first is not None:  # the same message again: the first answer again, nothing new
+            return first.get("reply") or "这条建议已经收到了。"
     ratelimit.check(get_redis(), SUGGEST_LIMIT, f"p{t.person.id}")  # the API's limit too
     title, description = split_suggestion(t.intent.text)
     suggestion, _ = propose_suggestion(t.session, person=t.person, platform_id=platform.id,
@@ -412,9 +360,8 @@ def _propose(t: Turn) -> str:
             f"类别暂定为“{CATEGORY_LABELS[DEFAULT_CATEGORY]}”。需要附照片、写明位置的，"
             "请在小程序中提出。")
     if key is not None:
-        t.session.execute(IdempotencyRecord.__table__.update().where(
-            IdempotencyRecord.person_id == t.person.id, IdempotencyRecord.key == key).values(
-            status_code=201, response_body={"suggestion_id": suggestion.id, "reply": text}))
+        record_in_transaction(t.session, person_id=t.person.id, key=key, status_code=201,
+                              body={"suggestion_id": suggestion.id, "reply": text})
     return text
 
 

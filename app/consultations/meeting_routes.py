@@ -7,7 +7,7 @@ from sqlalchemy import select
 
 from ..api import download, endpoint
 from ..auth.current import require_person
-from ..db import get_session, utcnow
+from ..db import get_session
 from ..idempotency import idempotent
 from ..crypto import mask_name
 from ..org.models import Person, Platform
@@ -17,7 +17,7 @@ from . import briefing as briefings
 from .ics import meeting_ics
 from .models import (
     ANSWER_LABELS, CONSULTATION_STATE_LABELS, PLACE_KIND_LABELS, Attendance, Consultation,
-    ConsultationState, Invitation,
+    ConsultationState,
 )
 from .research import has_completed_research
 from .rules import GROUP_LABELS, briefing_due_at
@@ -224,15 +224,8 @@ def my_consultations():
     """先列尚未结束的会议（时间近的在前，不含已取消的），再列最近召开过的 20 场（近的在前）。"""
     session = get_session()
     person = require_person()
-    mine = (select(Consultation).join(Invitation, Invitation.consultation_id == Consultation.id)
-            .where(Invitation.person_id == person.id))
-    now = utcnow()
-    coming = session.scalars(mine.where(Consultation.ends_at >= now,
-                                        Consultation.state != ConsultationState.cancelled)
-                             .order_by(Consultation.starts_at).limit(50)).all()
-    past = session.scalars(mine.where(Consultation.ends_at < now)
-                           .order_by(Consultation.starts_at.desc()).limit(20)).all()
-    return ConsultationList(items=[consultation_out(session, c, person) for c in [*coming, *past]])
+    return ConsultationList(items=[consultation_out(session, c, person)
+                                   for c in services.my_consultations(session, person.id)])
 
 
 @bp.get("/consultations/<int:consultation_id>/calendar.ics")

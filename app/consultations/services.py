@@ -86,6 +86,52 @@ def my_invitation(session: Session, consultation_id: int, person_id: int, *,
     return session.scalar(stmt)
 
 
+def coming_invitations(session: Session, person_id: int, *, limit: int = 50
+                       ) -> list[tuple[Consultation, Invitation, str]]:
+    """The person's coming meetings (not ended, not cancelled), soonest first, with their
+    invitation and the topic's title: "my meetings" in the mini-program and in the chat."""
+    return [tuple(row) for row in session.execute(
+        select(Consultation, Invitation, Topic.title)
+        .join(Invitation, Invitation.consultation_id == Consultation.id)
+        .join(Topic, Topic.id == Consultation.topic_id)
+        .where(Invitation.person_id == person_id, Consultation.ends_at >= utcnow(),
+               Consultation.state != ConsultationState.cancelled)
+        .order_by(Consultation.starts_at, Consultation.id).limit(limit))]
+
+
+def my_consultations(session: Session, person_id: int, *, past: int = 20) -> list[Consultation]:
+    """Coming meetings first (soonest first), then the ``past`` most recent ones."""
+    coming = [c for c, _, _ in coming_invitations(session, person_id)]
+    earlier = session.scalars(
+        select(Consultation).join(Invitation, Invitation.consultation_id == Consultation.id)
+        .where(Invitation.person_id == person_id, Consultation.ends_at < utcnow())
+        .order_by(Consultation.starts_at.desc()).limit(past)).all()
+    return [*coming, *earlier]
+
+
+def managed_coming(session: Session, person: Person, *, limit: int = 50
+                   ) -> list[tuple[Consultation, str]]:
+    """The coming (or still running, within check-in's closing time) meetings on platforms the
+    person manages — the reach managed_consultation checks — with the topic's title."""
+    from ..auth.permissions import reach
+    from ..org.models import Region
+    from ..topics.services import MANAGE
+    from .checkin import CLOSES_AFTER
+
+    r = reach(session, person, MANAGE)
+    if not r.region_paths and not r.platform_ids:
+        return []
+    return [tuple(row) for row in session.execute(
+        select(Consultation, Topic.title)
+        .join(Topic, Topic.id == Consultation.topic_id)
+        .join(Platform, Platform.id == Consultation.platform_id)
+        .join(Region, Region.id == Platform.region_id)
+        .where(Consultation.state.in_(ACTIVE),
+               Consultation.ends_at >= utcnow() - CLOSES_AFTER,
+               r.platform_clause(Platform.id, Region.path))
+        .order_by(Consultation.starts_at, Consultation.id).limit(limit))]
+
+
 def ensure_open(c: Consultation) -> None:
     if c.state is ConsultationState.cancelled:
         raise Conflict("该协商活动已取消", code="consultation_cancelled")

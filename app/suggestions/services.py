@@ -26,7 +26,8 @@ from ..audit.services import record, snapshot
 from ..auth.permissions import get_platform_or_404, get_region_or_404, reach
 from ..crypto import mask_name
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
-from ..org.models import Body, BodyKind, Person, Platform, Region, Role, RoleAssignment
+from ..org.models import (Body, BodyKind, HostType, Person, Platform, PlatformKind,
+                          PlatformServedUnit, Region, RegionLevel, Role, RoleAssignment)
 from ..org.services import today_local
 from ..topics.models import CATEGORY_LABELS, SOURCE_LABELS, Category, Source
 from . import safety
@@ -476,3 +477,27 @@ def recent_uploads_of(session: Session, person: Person, since_days: int = 1) -> 
     return session.scalar(select(func.count()).select_from(Attachment).where(
         Attachment.uploaded_by_id == person.id, Attachment.unused(),
         Attachment.created_at >= utcnow() - timedelta(days=since_days))) or 0
+
+
+def home_platform(session: Session, person: Person) -> Platform | None:
+    """Where a suggestion sent by chat goes (no platform chosen): the platform of the person's home village or community
+    (a room first), else one serving it (a joint or mobile room, a contact point), else the
+    town's; None without a home region (or none up to the town)."""
+    if person.home_region_id is None:
+        return None
+    region = session.get(Region, person.home_region_id)
+    chain = [int(p) for p in (region.path or "").split("/") if p] or [region.id]
+    local = (HostType.town, HostType.village, HostType.community)
+    for region_id in reversed(chain):
+        level = session.scalar(select(Region.level).where(Region.id == region_id))
+        if level in (RegionLevel.county, RegionLevel.city):
+            break
+        served = select(PlatformServedUnit.platform_id).where(
+            PlatformServedUnit.region_id == region_id)
+        for where in (Platform.region_id == region_id, Platform.id.in_(served)):
+            found = session.scalars(select(Platform).where(
+                where, Platform.is_active.is_(True), Platform.host_type.in_(local))
+                .order_by(Platform.kind != PlatformKind.room, Platform.id)).first()
+            if found is not None:
+                return found
+    return None
