@@ -131,7 +131,6 @@ async function open(page, id = '5') {
 
 
 module.exports = {
-  ANSWER_LABELS,
   BRIEFING,
   CHECKED_IN,
   DETAIL,

@@ -1,11 +1,9 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
-const { installWx, fakeServer, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
+const { installWx, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
 const {
-  ANSWER_LABELS, BRIEFING, CHECKED_IN, DETAIL, GROUP_LABELS, KEY_RE,
-  LOGGED_IN, QR_1, QR_2, attendanceBody, calls, codeBody,
-  has, invitation, invited, meeting, meetingServer, open,
-  tally, tap, tick, type,
+  DETAIL, LOGGED_IN, QR_1, QR_2, attendanceBody, calls, codeBody, has,
+  invited, meeting, meetingServer, open, tally, tap, tick,
 } = require('../helpers/meeting')
 
 let pageId
@@ -17,6 +15,19 @@ beforeAll(() => {
 
 function convenorMeeting(overrides = {}) {
   return meeting({ my_invitation: null, can_manage: true, ...overrides })
+}
+
+// The convenor's meeting, answering the check-in code requests with a new code each time.
+function codeServer () {
+  let n = 0
+  return meetingServer({
+    body: convenorMeeting(),
+    extra: req => {
+      if (req.path !== `${DETAIL}/checkin-code`) return undefined
+      n += 1
+      return { status: 200, body: codeBody(n) }
+    },
+  })
 }
 
 test('the convenor sees the answers by group, with names and decline reasons', async () => {
@@ -136,15 +147,7 @@ test('a lock refused because the meeting was held shows the server message', asy
 
 test('显示签到二维码 shows the QR image and its expiry, refreshed every 60 s while shown', async () => {
   const env = installWx({ storage: LOGGED_IN })
-  let n = 0
-  const server = meetingServer({
-    body: convenorMeeting(),
-    extra: req => {
-      if (req.path !== `${DETAIL}/checkin-code`) return undefined
-      n += 1
-      return { status: 200, body: codeBody(n) }
-    },
-  })
+  const server = codeServer()
   const page = renderPage(simulate, pageId)
   await open(page)
   const src = () => page.querySelector('.qr-image').toJSON().attrs.find(a => a.name === 'src').value
@@ -178,15 +181,7 @@ test('显示签到二维码 shows the QR image and its expiry, refreshed every 6
 
 test('the QR refresh stops when the page is hidden or closed, and restarts when it is shown again', async () => {
   const env = installWx({ storage: LOGGED_IN })
-  let n = 0
-  const server = meetingServer({
-    body: convenorMeeting(),
-    extra: req => {
-      if (req.path !== `${DETAIL}/checkin-code`) return undefined
-      n += 1
-      return { status: 200, body: codeBody(n) }
-    },
-  })
+  const server = codeServer()
   const page = renderPage(simulate, pageId)
   await open(page)
   await page.instance.onShow() // WeChat's first onShow, right after onLoad
