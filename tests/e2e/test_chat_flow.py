@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 import xml.etree.ElementTree as ET
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 import time_machine
@@ -20,12 +20,12 @@ from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
 from app.consultations.models import Consultation, Invitation
-from app.db import utcnow
 from app.notify.dispatcher import dispatch_once
 
 from .. import consult_world
 from ..consult_world import as_
 from ..helpers import committed_session
+from ..integration.test_meetings import invite, schedule, when
 from ..integration.test_oa_webhook import post, signed, text_xml
 
 OPENIDS = {who: f"o_chat_{who}" for who in
@@ -76,17 +76,12 @@ def test_a_meeting_run_by_chat(client, app, world, fake_wechat):
         assert ok(client.get("/api/me/chat-binding", headers=as_(world, who)))["bound"] is True
 
     # The convenor schedules, invites and sends the notice (mini-program API).
-    start = (utcnow() + timedelta(days=6)).replace(microsecond=0)
-    cid = ok(client.post(f"/api/topics/{world['topics']['village']}/consultations",
-                         headers=as_(world, conv), json={
-                             "starts_at": start.isoformat(),
-                             "ends_at": (start + timedelta(hours=2)).isoformat(),
-                             "place_kind": "venue", "place": "前进村议事室",
-                             "agenda": ["通报调研", "讨论"]}), 201)["id"]
+    slot = when(days=6)
+    start = datetime.fromisoformat(slot["starts_at"])
+    cid = ok(schedule(client, world, place_kind="venue", place="前进村议事室", **slot), 201)["id"]
     invitees = [("member", "member"), ("resident", "resident"), ("resident2", "resident"),
                 ("stakeholder", "stakeholder"), ("official", "official")]
-    ok(client.post(f"/api/consultations/{cid}/invitations", headers=as_(world, conv), json={
-        "invitees": [{"person_id": world["people"][p], "group": g} for p, g in invitees]}))
+    ok(invite(client, world, cid, invitees))
     assert ok(client.post(f"/api/consultations/{cid}/notices", json={},
                           headers=as_(world, conv)))["sent"] is True
 
