@@ -23,7 +23,7 @@ import requests
 from flask import Blueprint, abort, current_app, jsonify, render_template, request
 from app.chat import sandbox
 from app.db import get_session
-from app.errors import NotFound, ValidationFailed
+from app.errors import ValidationFailed
 from app.notify.services import list_inbox
 
 from .conversation import Inbound
@@ -103,9 +103,7 @@ def send():
 @bp.get("/feed")
 def feed():
     session = get_session()
-    person_id = request.args.get("person_id", type=int)
-    if not person_id:
-        raise NotFound("没有这个人", code="person_not_found")
+    person_id = request.args.get("person_id", type=int) or 0
     sandbox.person_or_404(session, person_id)
     items, _ = list_inbox(session, person_id, limit=30)
     return jsonify({

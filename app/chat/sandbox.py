@@ -43,7 +43,7 @@ def people_to_pick(session: Session, q: str = "") -> list[dict]:
 def person_or_404(session: Session, person_id: int) -> Person:
     person = session.get(Person, person_id)
     if person is None:
-        raise NotFound("没有这个人", code="person_not_found")
+        raise NotFound("找不到这位人员", code="person_not_found")
     return person
 
 

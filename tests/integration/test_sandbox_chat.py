@@ -105,7 +105,7 @@ def test_bad_input_is_refused_in_chinese_and_changes_nothing(app, client):
         assert r.status_code == 422 and r.get_json()["error"] == code, (payload, r.get_json())
     assert client.post("/sandbox/chat/send", data="not json").status_code == 422
     missing = client.post("/sandbox/chat/send", json={"person_id": 999999, "text": "帮助"})
-    assert missing.status_code == 404 and "没有这个人" in missing.get_json()["message"]
+    assert missing.status_code == 404 and "找不到这位人员" in missing.get_json()["message"]
     assert _identities(app, pid) == []
 
 
