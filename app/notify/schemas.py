@@ -59,7 +59,7 @@ class SubscribeResults(BaseModel):
 
     @model_validator(mode="after")
     def _results(self) -> "SubscribeResults":
-        extra = {k: v for k, v in (self.model_extra or {}).items() if k not in _IGNORED_KEYS}
+        extra = self.results
         if len(extra) > SUBSCRIBE_RESULT_KEYS_MAX:
             raise ValueError(f"订阅结果最多 {SUBSCRIBE_RESULT_KEYS_MAX} 项")
         for key, value in extra.items():
