@@ -32,11 +32,14 @@ def item_out(i: OpinionItem) -> OpinionItemOut:
                           scope_label=SCOPE_LABELS[i.scope])
 
 
-def routing_out(r: OpinionRouting, names: dict[int, str]) -> RoutingOut:
+def routing_out(r: OpinionRouting, names: dict[int, str],
+                unread: frozenset[int] | set[int] = frozenset()) -> RoutingOut:
+    blocked = r.state is RoutingState.pending and r.body_id in unread
     return RoutingOut(id=r.id, scope=r.scope, scope_label=SCOPE_LABELS[r.scope], stage=r.stage,
                       action=r.action, body_id=r.body_id, body_name=names.get(r.body_id, ""),
                       state=r.state, state_label=ROUTING_STATE_LABELS[r.state],
-                      decided_at=r.decided_at, note=r.note)
+                      decided_at=r.decided_at, note=r.note,
+                      blocked_reason=opinions.NO_READER if blocked else None)
 
 
 def _body_names(session, rows) -> dict[int, str]:
@@ -49,11 +52,13 @@ def list_out(session, c: Consultation, lst: OpinionList) -> OpinionListOut:
     rows = list(session.scalars(select(OpinionRouting).where(OpinionRouting.list_id == lst.id)
                                 .order_by(OpinionRouting.id)))
     names = _body_names(session, rows)
+    pending = {r.body_id for r in rows if r.state is RoutingState.pending}
+    unread = pending - opinions.bodies_with_reader(session, pending)
     doc = opinions.document(session, c, lst)
     base = f"/api/consultations/{c.id}/opinions"
     return OpinionListOut(consultation_id=c.id, title=doc.title, state=lst.state,
                           routed_at=lst.routed_at, items=[item_out(i) for i in lst.items],
-                          routings=[routing_out(r, names) for r in rows],
+                          routings=[routing_out(r, names, unread) for r in rows],
                           word_url=f"{base}.docx", excel_url=f"{base}.xlsx")
 
 
@@ -62,7 +67,8 @@ def list_out(session, c: Consultation, lst: OpinionList) -> OpinionListOut:
           auth="login")
 def save(consultation_id: int, body: OpinionListIn):
     """会后整理简明的意见清单（D17）：每条意见的内容、提出方和解决层级（本级 / 县区 / 市级）。
-    报送前可以反复修改，整份替换。"""
+    报送前可以反复修改，整份替换。解决层级须能按 D18 报送：市政协界别议事室之上没有县（区），
+    其意见不能选“需县（区）解决”（422 `scope_not_routable`）。"""
     session = get_session()
     person = require_person()
     lst = opinions.save_opinion_list(

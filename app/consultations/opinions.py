@@ -18,8 +18,10 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
-from ..notify.services import fan_out
-from ..org.models import Body, BodyKind, Person, Platform, Region, RegionLevel
+from ..notify.services import alert_staff, fan_out
+from ..org.models import (
+    Body, BodyKind, Person, Platform, Region, RegionLevel, Role, RoleAssignment,
+)
 from ..topics.approval import Reviewer, ancestor_at, body_at, reviewer_body
 from ..topics.models import Topic
 from ..topics.services import reviewer_body_ids, reviewers_of
@@ -30,7 +32,7 @@ from .models import (
 )
 from .rules import (
     GROUP_LABELS, SCOPE_LABELS, TARGET_LABELS, InviteGroup, OpinionScope, RouteAction,
-    RouteTarget, list_routes,
+    RouteTarget, list_routes, scope_refusal,
 )
 from .services import get_consultation_or_404, managed_consultation
 
@@ -61,6 +63,7 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
     if not 1 <= len(items) <= MAX_ITEMS:
         raise ValidationFailed(f"意见清单应有 1–{MAX_ITEMS} 条意见", code="items_count")
     cleaned = []
+    level = _platform_level(session, c)
     people = {pid for *_, pid in items if pid is not None}
     known = set(session.scalars(select(Person.id).where(Person.id.in_(people)))) if people \
         else set()
@@ -72,6 +75,11 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
             raise ValidationFailed(f"第 {n} 条意见超过 {ITEM_MAX} 字", code="item_too_long")
         if person_id is not None and person_id not in known:
             raise ValidationFailed(f"第 {n} 条意见的提出人不存在", code="person_not_found")
+        refusal = scope_refusal(level, scope)
+        if refusal:  # D18: accepted here means routable later
+            raise ValidationFailed(f"第 {n} 条意见：{refusal}", code="scope_not_routable",
+                                   details=[{"field": f"items.{n - 1}.scope",
+                                             "message": refusal}])
         cleaned.append((text, InviteGroup(group), OpinionScope(scope), person_id))
     lst = _list_of(session, c.id)
     if lst is None:
@@ -103,6 +111,12 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
 
 
 # --- D18: resolving the route to bodies ----------------------------------------------------------------
+
+def _platform_level(session: Session, c: Consultation) -> RegionLevel:
+    """The level of the platform's region (a sector room's region is its CPPCC's region)."""
+    return session.scalar(select(Region.level).join(Platform, Platform.region_id == Region.id)
+                          .where(Platform.id == c.platform_id))
+
 
 def _level_body(session: Session, platform: Platform, level: RegionLevel, kind: BodyKind
                 ) -> Body | None:
@@ -136,6 +150,12 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
         raise Conflict("请先整理意见清单", code="opinion_list_empty")
     if lst.state is not OpinionListState.draft:
         raise Conflict("意见清单已报送", code="opinion_list_routed")
+    level = _platform_level(session, c)
+    for i in lst.items:  # a list written before the rule held: the convenor corrects it first
+        refusal = scope_refusal(level, i.scope)
+        if refusal:
+            raise Conflict(f"第 {i.seq} 条意见：{refusal}，修改清单后再报送",
+                           code="scope_not_routable")
     platform = session.get(Platform, c.platform_id)
     routes = list_routes(platform.host_type, {i.scope for i in lst.items})
     planned, missing = [], []
@@ -169,12 +189,71 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
 
 
 def _notify_body(session: Session, c: Consultation, row: OpinionRouting) -> None:
+    """The copy is now pending with its body: its readers are told; with no active reader, the
+    CPPCC staff over the platform are alerted at once (inbox + staff robot), and the copy shows
+    as blocked (无人接收) on their report until a reader is assigned."""
     topic = session.get(Topic, c.topic_id)
     verb = "审核" if row.action is RouteAction.review else "研究办理"
     fan_out(session, kind="review_request", subject=f"routing:{row.id}",
             recipient_ids=reviewers_of(session, row.body_id), title="协商意见清单待处理",
             body=f"“{topic.title}”协商形成的意见清单（{SCOPE_LABELS[row.scope]}部分）已报送，"
                  f"请{verb}。", link=inbox_link(row.id))
+    if row.body_id in bodies_with_reader(session, {row.body_id}):
+        return
+    body = session.get(Body, row.body_id)
+    platform = session.get(Platform, c.platform_id)
+    alert_staff(
+        session, subject=f"routing_unread:{row.id}", title="意见清单无人接收",
+        over=session.get(Region, platform.region_id).path,
+        body=f"{platform.name}“{topic.title}”的意见清单（{SCOPE_LABELS[row.scope]}部分）已报送"
+             f"{body.name}，但该机构没有在岗的审核人，无人接收。请尽快指定审核人（人员导入表：角色"
+             f"“审核人”，范围类型“机构”，范围“{body.name}”）；指定后审核人即可在待办中看到这份清单。")
+
+
+# --- readers: who can act on a copy -----------------------------------------------------------------
+
+NO_READER = "无人接收"
+
+
+def _has_reader(body_id_column):
+    """SQL: the body has an active reviewer who is an active person (its reader)."""
+    return (select(RoleAssignment.id).join(Person, Person.id == RoleAssignment.person_id)
+            .where(RoleAssignment.body_id == body_id_column,
+                   RoleAssignment.role == Role.reviewer, RoleAssignment.is_active.is_(True),
+                   Person.is_active.is_(True)).exists())
+
+
+def bodies_with_reader(session: Session, body_ids: set[int]) -> set[int]:
+    """Those of `body_ids` that have an active reader (one statement)."""
+    if not body_ids:
+        return set()
+    return set(session.scalars(select(Body.id).where(Body.id.in_(body_ids),
+                                                      _has_reader(Body.id))))
+
+
+def blocked_routings(session: Session, region_clause) -> list[dict]:
+    """Copies pending with a body that has no active reader, on platforms whose region path
+    satisfies `region_clause` (a function of the path column): the staff report's 无人接收 list.
+    One statement."""
+    rows = session.execute(
+        select(OpinionRouting, Body.name.label("body_name"), Consultation.id.label("cid"),
+               Topic.title, Platform.id.label("platform_id"),
+               Platform.name.label("platform_name"), OpinionList.routed_at)
+        .join(OpinionList, OpinionList.id == OpinionRouting.list_id)
+        .join(Consultation, Consultation.id == OpinionList.consultation_id)
+        .join(Topic, Topic.id == Consultation.topic_id)
+        .join(Platform, Platform.id == Consultation.platform_id)
+        .join(Region, Region.id == Platform.region_id)
+        .join(Body, Body.id == OpinionRouting.body_id)
+        .where(OpinionRouting.state == RoutingState.pending, ~_has_reader(OpinionRouting.body_id),
+               region_clause(Region.path))
+        .order_by(OpinionRouting.id)).all()
+    return [{"routing_id": r.id, "consultation_id": cid, "topic_title": title,
+             "platform_id": pid, "platform_name": pname, "scope": r.scope.value,
+             "scope_label": SCOPE_LABELS[r.scope], "stage": r.stage, "action": r.action.value,
+             "body_id": r.body_id, "body_name": bname, "routed_at": routed_at,
+             "reason": NO_READER}
+            for r, bname, cid, title, pid, pname, routed_at in rows]
 
 
 # --- the bodies' inbox ---------------------------------------------------------------------------------

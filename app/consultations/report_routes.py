@@ -20,7 +20,8 @@ TAG = "统计报表"
           query=YearQuery, response=FrequencyReport, auth=REPORTS)
 def frequency(query: YearQuery):
     """D25：每个平台每年至少开展 2 次协商。列出管辖范围内每个平台本年度已召开的次数、不足 2 次的
-    平台，以及各县区的汇总。"""
+    平台，以及各县区的汇总；另列出管辖范围内报送受阻的意见清单（接收机构没有在岗的审核人：
+    无人接收）。"""
     return FrequencyReport.model_validate(reports.frequency_report(
         get_session(), require_person(), year=query.year, region_id=query.region_id))
 

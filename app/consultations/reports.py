@@ -17,6 +17,7 @@ from .models import (
     Answer, Attendance, Consultation, ConsultationState, Invitation, MinutesEntry, OpinionItem,
     OpinionList, ResearchState, ResearchTask,
 )
+from .opinions import blocked_routings
 from .rules import MIN_CONSULTATIONS_PER_YEAR, below_minimum
 
 HELD = (ConsultationState.held, ConsultationState.concluded)
@@ -71,6 +72,8 @@ def frequency_report(session: Session, person: Person, *, year: int,
         "platforms": platforms,
         "by_county": [{"region_id": k, "region_name": names.get(k, ""), **v}
                       for k, v in sorted(counties.items(), key=lambda kv: kv[0] or 0)],
+        # D18: lists stuck with a body nobody reads, whatever the year (issue 10, item 7).
+        "blocked_routings": blocked_routings(session, scope.region_clause),
     }
 
 

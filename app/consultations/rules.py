@@ -5,7 +5,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from ..org.models import HostType
+from ..org.models import HostType, RegionLevel
 from ..workdays import CHINA_TZ
 
 
@@ -136,6 +136,39 @@ def opinion_route(host_type: HostType | str, scope: OpinionScope | str) -> tuple
     reviewer, receivers = _ESCALATION[scope]
     return (RouteStep(1, RouteAction.review, reviewer),
             *(RouteStep(2, RouteAction.receive, r) for r in receivers))
+
+
+# D18 escalates up the platform's own regions: "需县级层面解决的，由县区政协党组审核后报县区委、
+# 政府；需市级层面解决的，由市政协党组审核…". The level each scope escalates to, and how high a
+# platform may sit for that level to be above it (or be its own).
+_ESCALATION_LEVEL = {OpinionScope.county: RegionLevel.county, OpinionScope.city: RegionLevel.city}
+_LEVEL_RANK = {RegionLevel.village: 0, RegionLevel.town: 1, RegionLevel.county: 2,
+               RegionLevel.city: 3}
+
+
+def routable_scopes(platform_level: RegionLevel | str) -> tuple[OpinionScope, ...]:
+    """D18: the scopes an item raised on a platform whose region is at `platform_level` can have.
+
+    Every platform's own receiver takes local items. County and city items go to the party group
+    of the platform's own county or city, so the platform must sit at or below that level. Every
+    platform sits below the city; all but one kind sit within a county. The exception is a
+    sector room of the city CPPCC (D29: city members are placed in their sector's room), whose
+    region is the city: there is no county whose party group could review a "county" item, so
+    such an item has no route and is refused when the list is written (scope_refusal)."""
+    rank = _LEVEL_RANK[RegionLevel(platform_level)]
+    return tuple(s for s in OpinionScope
+                 if s is OpinionScope.local or rank <= _LEVEL_RANK[_ESCALATION_LEVEL[s]])
+
+
+def scope_refusal(platform_level: RegionLevel | str, scope: OpinionScope | str) -> str | None:
+    """D18: why an item of `scope` cannot be raised on a platform at `platform_level` (Chinese,
+    for the convenor), or None when it can."""
+    scope = OpinionScope(scope)
+    if scope in routable_scopes(platform_level):
+        return None
+    allowed = "或".join(f"“{SCOPE_LABELS[s]}”" for s in routable_scopes(platform_level))
+    return (f"本平台属于市级，没有对应的县（区）党委、政府，不能选择“{SCOPE_LABELS[scope]}”"
+            f"（D18），请改选{allowed}")
 
 
 def list_routes(host_type: HostType | str, scopes: set[OpinionScope]

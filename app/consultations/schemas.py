@@ -333,18 +333,25 @@ class OpinionItemOut(BaseModel):
     scope_label: str
 
 
-class RoutingOut(BaseModel):
-    id: int
+class RoutingPlace(BaseModel):
+    """Which part of a list goes to which body, at which stage (D18)."""
+
     scope: OpinionScope
     scope_label: str
     stage: int
     action: RouteAction
     body_id: int
     body_name: str
+
+
+class RoutingOut(RoutingPlace):
+    id: int
     state: RoutingState
     state_label: str
     decided_at: datetime | None
     note: str | None
+    blocked_reason: str | None = Field(
+        None, description="待处理但该机构没有在岗的审核人时为“无人接收”（政协工作人员已收到提醒）")
 
 
 class OpinionListOut(BaseModel):
@@ -404,6 +411,18 @@ class CountyFrequency(BaseModel):
     below_minimum: int
 
 
+class BlockedRouting(RoutingPlace):
+    """A copy of an opinion list pending with a body that has no active reader (D18)."""
+
+    routing_id: int
+    consultation_id: int
+    topic_title: str
+    platform_id: int
+    platform_name: str
+    routed_at: datetime | None = Field(description="意见清单报送时间")
+    reason: str = Field(description="受阻原因，如“无人接收”（该机构没有在岗的审核人）")
+
+
 class FrequencyReport(BaseModel):
     year: int
     scope_region_id: int | None
@@ -412,6 +431,8 @@ class FrequencyReport(BaseModel):
     below_minimum: int
     platforms: list[PlatformFrequency]
     by_county: list[CountyFrequency]
+    blocked_routings: list[BlockedRouting] = Field(
+        description="管辖范围内报送受阻的意见清单（不分年度）：待处理但接收机构无人接收")
 
 
 class LedgerCounts(BaseModel):

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Iterable, Sequence
 
-from sqlalchemy import func, select, update
+from sqlalchemy import String, func, literal, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -151,21 +151,26 @@ def fan_out(session: Session, *, kind: str, subject: str, recipient_ids: Sequenc
     ])
 
 
-def staff_ids(session: Session) -> list[int]:
-    """Everyone holding an active CPPCC staff role (政协工作人员)."""
-    from ..org.models import Person, Role, RoleAssignment
+def staff_ids(session: Session, *, over: str | None = None) -> list[int]:
+    """Everyone holding an active CPPCC staff role (政协工作人员); with ``over`` (a region path),
+    only those whose staff region is that region or one above it (whose reach covers it)."""
+    from ..org.models import Person, Region, Role, RoleAssignment
 
-    return list(session.scalars(
-        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.role == Role.staff, RoleAssignment.is_active, Person.is_active)
-        .distinct().order_by(RoleAssignment.person_id)))
+    query = (select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+             .where(RoleAssignment.role == Role.staff, RoleAssignment.is_active, Person.is_active))
+    if over is not None:
+        query = query.join(Region, Region.id == RoleAssignment.region_id).where(
+            literal(over, String).startswith(Region.path))
+    return list(session.scalars(query.distinct().order_by(RoleAssignment.person_id)))
 
 
 def alert_staff(session: Session, *, subject: str, title: str, body: str,
-                link: str | None = None) -> list[OutboxMessage]:
+                link: str | None = None, over: str | None = None) -> list[OutboxMessage]:
     """A ``staff_alert`` to every staff member (the WeCom robot turns them into one group
-    message); once per ``subject``."""
-    return fan_out(session, kind="staff_alert", subject=subject, recipient_ids=staff_ids(session),
+    message); once per ``subject``. With ``over`` (a region path): the staff whose reach covers
+    that region, or every staff member when none does (an alert never goes to nobody)."""
+    recipients = (staff_ids(session, over=over) if over is not None else []) or staff_ids(session)
+    return fan_out(session, kind="staff_alert", subject=subject, recipient_ids=recipients,
                    title=title, body=body, link=link)
 
 

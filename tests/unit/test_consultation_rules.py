@@ -6,8 +6,9 @@ import pytest
 from app.consultations.rules import (
     InviteGroup as G, OpinionScope as S, RouteAction as Act, RouteTarget as T,
     below_minimum, briefing_due_at, composition_warnings, list_routes, opinion_route,
+    routable_scopes, scope_refusal,
 )
-from app.org.models import HostType as H
+from app.org.models import HostType as H, RegionLevel as L
 
 
 # --- D18 -------------------------------------------------------------------------------------------
@@ -54,6 +55,23 @@ def test_unknown_host_or_scope_is_refused():
         opinion_route("county", S.local)
     with pytest.raises(ValueError):
         opinion_route(H.town, "province")
+
+
+@pytest.mark.parametrize("level, scopes", [
+    (L.village, (S.local, S.county, S.city)),  # village / community / enterprise room
+    (L.town, (S.local, S.county, S.city)),     # town room, enterprise attached to a town
+    (L.county, (S.local, S.county, S.city)),   # county sector room, enterprise of a county
+    (L.city, (S.local, S.city)),               # the city CPPCC's sector room: no county above
+])
+def test_escalation_goes_up_the_platforms_own_regions(level, scopes):
+    # D18: "需县级层面解决的，由县区政协党组审核后报县区委、政府" — the county of the platform. A
+    # room at city level has no county whose party group could review the item, so the item
+    # cannot be routed and is refused when the list is written, with the reason.
+    assert routable_scopes(level) == scopes
+    for scope in S:
+        assert (scope_refusal(level, scope) is None) == (scope in scopes)
+    reason = scope_refusal("city", "county")
+    assert "县（区）" in reason and "本级可解决" in reason and "需市级解决" in reason
 
 
 # --- D9 --------------------------------------------------------------------------------------------
