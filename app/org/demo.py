@@ -242,8 +242,10 @@ class _Seeder:
     def party_and_government(self, region: Region, prefix: str, departments: list[str]) -> None:
         self.body(f"中共{region.name}委员会", BodyKind.party_committee, region,
                   head=self.person(f"{prefix}:party_secretary", region), head_role=Role.reviewer)
+        # D18: the city and county governments receive opinion lists, so they need a reader.
         gov = self.body(f"{region.name}人民政府", BodyKind.government, region,
-                        head=self.person(f"{prefix}:government_head", region))
+                        head=self.person(f"{prefix}:government_head", region),
+                        head_role=Role.reviewer)
         for dept in departments:
             self.body(f"{region.name}{dept}", BodyKind.department, region, parent=gov,
                       head=self.person(f"{prefix}:dept:{dept}", region),

@@ -267,3 +267,32 @@ def test_demo_shows_the_whole_path_on_the_first_town_room(session):
     assert session.scalar(select(func.count()).select_from(OutboxMessage)
                           .where(OutboxMessage.kind == "meeting_notice")) == len(
         session.scalars(select(Invitation)).all())
+
+
+def test_every_routing_target_of_the_demo_city_has_an_active_reader(session):
+    """D18 (issue 10, item 7): every body an opinion list of a demo platform can be routed or
+    forwarded to — for every scope its platform accepts — exists and has an active reviewer, so
+    no copy ever waits on nobody."""
+    from app.consultations.opinions import resolve_target
+    from app.consultations.rules import TARGET_LABELS, list_routes, routable_scopes
+
+    _seed(session)
+    readers = set(session.scalars(
+        select(RoleAssignment.body_id).join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.reviewer, RoleAssignment.is_active.is_(True),
+               Person.is_active.is_(True), RoleAssignment.body_id.is_not(None))))
+    unread, targets = [], set()
+    for platform in session.scalars(select(Platform).where(Platform.is_active.is_(True))):
+        level = session.get(Region, platform.region_id).level
+        for scope, steps in list_routes(platform.host_type, set(routable_scopes(level))).items():
+            for step in steps:
+                body = resolve_target(session, platform, step.target)
+                assert body is not None, (platform.name, TARGET_LABELS[step.target])
+                targets.add(body.id)
+                if body.id not in readers:
+                    unread.append((platform.name, scope.value, body.name))
+    assert unread == []
+    # Every kind of receiving body is among the targets (the governments too).
+    kinds = {session.get(Body, b).kind for b in targets}
+    assert {BodyKind.party_committee, BodyKind.government, BodyKind.cppcc_party_group,
+            BodyKind.cppcc_special_committee} <= kinds
