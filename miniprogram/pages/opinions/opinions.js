@@ -4,7 +4,7 @@
 // 保存 sends the whole list: PUT /api/consultations/<id>/opinions {items: [{text, raised_by,
 // scope}]}. 报送 asks in a wx.showModal, then POST …/opinions/route (with an Idempotency-Key kept
 // until it succeeds); afterwards the list is read-only and the routings are shown (body_name,
-// scope_label, state_label). No list yet (404 opinion_list_not_found) starts with an empty line.
+// scope_label, state_label; a copy nobody can read shows its blocked_reason, e.g. 无人接收). No list yet (404 opinion_list_not_found) starts with an empty line.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
@@ -43,6 +43,7 @@ function routingView(r) {
     scopeLabel: r.scope_label || '',
     stateLabel: r.state_label || '',
     note: r.note || '',
+    blocked: r.blocked_reason || '', // 无人接收: the body has no reviewer; staff were alerted
     decidedText: r.decided_at ? formatTime(r.decided_at) : '',
   }
 }

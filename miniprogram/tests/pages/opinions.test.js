@@ -155,6 +155,20 @@ test('报送 after confirming: POST …/route with an Idempotency-Key, then the 
   ])
 })
 
+test('a copy nobody reads shows 无人接收 on its routing (blocked_reason; staff have been alerted)', async () => {
+  installWx({ storage: LOGGED_IN })
+  const routings = ROUTED.routings.map(r => ({ ...r, blocked_reason: null }))
+  routings[0] = { ...routings[0], blocked_reason: '无人接收' }
+  opinionsServer({ list: { status: 200, body: { ...ROUTED, routings } } })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(byClass(page, 'routing').map(textOf)).toEqual([
+    '前进镇党委 本级可解决 · 待处理 无人接收：该机构暂无审核人，已提醒政协工作人员',
+    '市政协党组 需市级解决 · 待处理',
+    '市委、市政府 需市级解决 · 待上一环节转送',
+  ])
+})
+
 test('报送 cancelled in the modal sends nothing', async () => {
   const env = installWx({ storage: LOGGED_IN, modal: { confirm: false } })
   const server = opinionsServer()
