@@ -182,6 +182,8 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
     for row in rows:
         if row.state is RoutingState.pending:
             _notify_body(session, c, row)
+        else:  # a later stage: staff can find its reader before the party group forwards
+            _alert_if_unread(session, c, row)
     record(session, actor_id=actor.id, action="opinions.route", object_type="opinion_list",
            object_id=lst.id, after={"routings": [[r.scope.value, r.stage, r.action.value,
                                                   r.body_id] for r in rows]})
@@ -189,23 +191,31 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
 
 
 def _notify_body(session: Session, c: Consultation, row: OpinionRouting) -> None:
-    """The copy is now pending with its body: its readers are told; with no active reader, the
-    CPPCC staff over the platform are alerted at once (inbox + staff robot), and the copy shows
-    as blocked (无人接收) on their report until a reader is assigned."""
+    """The copy is now pending with its body: its readers are told (or, with none, the staff)."""
     topic = session.get(Topic, c.topic_id)
     verb = "审核" if row.action is RouteAction.review else "研究办理"
     fan_out(session, kind="review_request", subject=f"routing:{row.id}",
             recipient_ids=reviewers_of(session, row.body_id), title="协商意见清单待处理",
             body=f"“{topic.title}”协商形成的意见清单（{SCOPE_LABELS[row.scope]}部分）已报送，"
                  f"请{verb}。", link=inbox_link(row.id))
+    _alert_if_unread(session, c, row)
+
+
+def _alert_if_unread(session: Session, c: Consultation, row: OpinionRouting) -> None:
+    """D18: a copy whose body has no active reader alerts the CPPCC staff over the platform at
+    once (inbox + staff robot; once per copy) — when the list is routed, or when a later stage
+    opens and its reader has gone meanwhile. Pending, it shows as 无人接收 on their report until
+    a reader is assigned, who then finds it in their inbox."""
     if row.body_id in bodies_with_reader(session, {row.body_id}):
         return
+    topic = session.get(Topic, c.topic_id)
     body = session.get(Body, row.body_id)
     platform = session.get(Platform, c.platform_id)
+    when = ("已报送" if row.state is RoutingState.pending else "经政协党组审核转送后将报送")
     alert_staff(
         session, subject=f"routing_unread:{row.id}", title="意见清单无人接收",
         over=session.get(Region, platform.region_id).path,
-        body=f"{platform.name}“{topic.title}”的意见清单（{SCOPE_LABELS[row.scope]}部分）已报送"
+        body=f"{platform.name}“{topic.title}”的意见清单（{SCOPE_LABELS[row.scope]}部分）{when}"
              f"{body.name}，但该机构没有在岗的审核人，无人接收。请尽快指定审核人（人员导入表：角色"
              f"“审核人”，范围类型“机构”，范围“{body.name}”）；指定后审核人即可在待办中看到这份清单。")
 

@@ -138,10 +138,12 @@ def _alerts(app) -> list[tuple[int, str, str]]:
 
 
 def test_a_routing_target_without_a_reader_alerts_staff_and_shows_blocked(client, app, world):
-    """Nobody reads the town Party committee's copy (stage 1) nor, after the county party group
-    forwards, the county government's (stage 2): each alerts the staff over the platform at once
-    (inbox + robot: staff_alert) and shows on their report as 无人接收 until a reader is
-    assigned, who then finds it in their inbox."""
+    """Nobody reads the town Party committee's copy (stage 1) nor the county government's
+    (stage 2, opened when the county party group forwards): routing alerts the staff over the
+    platform at once for both (inbox + robot: staff_alert, once per copy); the county Party
+    committee's reader leaves before the forward, which alerts for its copy. Pending copies show
+    on the staff report as 无人接收 until a reader is assigned, who then finds the copy in their
+    inbox."""
     b, p = world["bodies"], world["people"]
     with committed_session(app) as s:  # staff of another county: not theirs to fix
         other = f.create_person(s, name="西县政协工作人员")
@@ -157,26 +159,31 @@ def test_a_routing_target_without_a_reader_alerts_staff_and_shows_blocked(client
     listing = client.post(f"/api/consultations/{cid}/opinions/route", headers=headers)
     assert listing.status_code == 200  # routed all the same: the list is not lost
     alerts = _alerts(app)
-    assert [(who, title) for who, title, _ in alerts] == [(p["county_staff"], "意见清单无人接收")]
-    assert "新坝镇党委" in alerts[0][2] and "审核人" in alerts[0][2]
-    town_copy = next(r for r in listing.json["routings"] if r["body_id"] == b["town_pc"])
-    assert (town_copy["state"], town_copy["blocked_reason"]) == ("pending", "无人接收")
+    assert [(who, title) for who, title, _ in alerts] == [(p["county_staff"], "意见清单无人接收")] * 2
+    assert "已报送新坝镇党委" in alerts[0][2] and "审核人" in alerts[0][2]
+    assert "经政协党组审核转送后将报送东县县政府" in alerts[1][2]
+    by_body = {r["body_id"]: r for r in listing.json["routings"]}
+    assert (by_body[b["town_pc"]]["state"], by_body[b["town_pc"]]["blocked_reason"]) == (
+        "pending", "无人接收")
+    assert by_body[b["county_gov"]]["blocked_reason"] is None  # waiting, not yet stuck
 
-    # The county party group forwards: the county government's copy has no reader either.
+    # The county Party committee's reader leaves; then the county party group forwards.
+    _deactivate_readers(app, b["county_pc"])
     pg_entry, = client.get("/api/me/opinion-inbox", headers=as_(world, "rev_county_pg")).json[
         "items"]
     assert client.post(f"/api/opinion-routings/{pg_entry['routing']['id']}/decision",
                        json={"forward": True},
                        headers=as_(world, "rev_county_pg")).status_code == 200
     alerts = _alerts(app)
-    assert len(alerts) == 2 and "东县县政府" in alerts[1][2]
+    assert len(alerts) == 3 and "已报送东县县委" in alerts[2][2]  # the government: alerted once
     assert other_id not in {who for who, _, _ in alerts}
 
     year = utcnow().year
     report = client.get(f"/api/reports/consultation-frequency?year={year}",
                         headers=as_(world, "county_staff")).json
     assert {(r["body_id"], r["reason"], r["consultation_id"]) for r in report["blocked_routings"]} \
-        == {(b["town_pc"], "无人接收", cid), (b["county_gov"], "无人接收", cid)}
+        == {(b["town_pc"], "无人接收", cid), (b["county_pc"], "无人接收", cid),
+            (b["county_gov"], "无人接收", cid)}
     assert client.get(f"/api/reports/consultation-frequency?year={year}", headers=bearer(
         _token(app, other_id))).json["blocked_routings"] == []  # outside their reach
 
@@ -189,7 +196,7 @@ def test_a_routing_target_without_a_reader_alerts_staff_and_shows_blocked(client
     assert [i["scope"] for i in entry["items"]] == ["county"]
     report = client.get(f"/api/reports/consultation-frequency?year={year}",
                         headers=as_(world, "county_staff")).json
-    assert [r["body_id"] for r in report["blocked_routings"]] == [b["town_pc"]]
+    assert [r["body_id"] for r in report["blocked_routings"]] == [b["town_pc"], b["county_pc"]]
     assert report["blocked_routings"][0]["body_name"] == "新坝镇党委"
     with committed_session(app) as s:
         assert s.scalar(select(OpinionRouting.state).where(
