@@ -200,7 +200,8 @@ def briefing(consultation_id: int):
           tags=[TAG], body=RsvpIn, response=ConsultationOut, auth="login")
 def rsvp(consultation_id: int, body: RsvpIn):
     """参加；请假（须说明原因）；委派他人参加（仅党政领导和职能部门，须填写姓名）。召集人确认名单
-    前可以改变答复；同样的答复重复提交不会重复记录。"""
+    前、会议开始前可以改变答复（到了开始时间 409 `consultation_held`）；同样的答复重复提交不会
+    重复记录。"""
     session = get_session()
     services.answer_invitation(session, person=require_person(),
                                consultation_id=consultation_id, **body.model_dump())

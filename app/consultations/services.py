@@ -374,14 +374,17 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
                       reason: str | None = None, substitute_name: str | None = None,
                       substitute_title: str | None = None) -> Invitation:
     """The invitee's answer: accept; decline with a reason; send a substitute (officials and
-    departments only). One answer per invitation, changeable until the list is locked; the same
-    answer again changes nothing."""
+    departments only). One answer per invitation, changeable until the list is locked or the
+    meeting starts; the same answer again changes nothing."""
     inv = my_invitation(session, consultation_id, person.id, lock=True)
     if inv is None:
         raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
     c = session.get(Consultation, consultation_id)
-    if c.state is ConsultationState.held:
-        raise Conflict("会议已经召开，不能再更改答复", code="consultation_held")
+    # Answers close at the start time (docs/consultations.md), whether or not anyone has
+    # checked in yet (the state turns `held` only then), and stay closed afterwards.
+    if c.state is not ConsultationState.cancelled and (
+            c.state is not ConsultationState.scheduled or utcnow() >= c.starts_at):
+        raise Conflict("会议已经开始，不能再更改答复", code="consultation_held")
     ensure_open(c)
     if c.list_locked_at is not None:
         raise Conflict("召集人已确认参会名单，如需变更请直接联系召集人", code="list_locked")

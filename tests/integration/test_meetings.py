@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 import pytest
+import time_machine
 from sqlalchemy import func, select
 
 from app.consultations.models import Consultation, Invitation
@@ -468,3 +469,33 @@ def test_a_retried_schedule_with_its_key_returns_the_first_meeting(client, app, 
     assert first.json["place"] == "网上协商（会议链接见通知）"  # online needs no place text
     with committed_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Consultation)) == 1
+
+
+def test_answers_close_at_the_start_time(client, app, world):
+    """Issue 10 item 4: the docs promise answers close when the meeting starts. At starts_at + 1
+    minute nobody has checked in, so the state is still `scheduled`: still refused (409), and
+    the answer stored before is kept. A minute before the start an answer still counts."""
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    c = schedule(client, world, starts_at=start.isoformat(),
+                 ends_at=(start + timedelta(hours=2)).isoformat()).json
+    invite(client, world, c["id"], FULL)
+    assert rsvp(client, world, c["id"], "resident", answer="declined",
+                reason="出差").status_code == 200
+    with time_machine.travel(start - timedelta(minutes=1), tick=False):
+        assert rsvp(client, world, c["id"], "member", answer="accepted").status_code == 200
+    for at in (start, start + timedelta(minutes=1)):
+        with time_machine.travel(at, tick=False):
+            r = rsvp(client, world, c["id"], "resident", answer="accepted")
+            assert r.status_code == 409 and r.json["error"] == "consultation_held"
+            assert r.json["message"] == "会议已经开始，不能再更改答复"
+            r = rsvp(client, world, c["id"], "official", answer="substitute",
+                     substitute_name="陈副镇长")
+            assert r.status_code == 409 and r.json["error"] == "consultation_held"
+            assert client.get(f"/api/consultations/{c['id']}",
+                              headers=as_(world, "resident")).json["state"] == "scheduled"
+    with committed_session(app) as s:
+        answers = dict(s.execute(select(Invitation.person_id, Invitation.answer).where(
+            Invitation.consultation_id == c["id"])).all())
+    assert answers[world["people"]["resident"]].value == "declined"
+    assert answers[world["people"]["member"]].value == "accepted"
+    assert answers[world["people"]["official"]].value == "pending"
