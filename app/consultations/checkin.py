@@ -58,9 +58,18 @@ class CheckinCode:
     expires_at: datetime
 
 
-def _open_for_checkin(c: Consultation, now: datetime) -> None:
+def _record_open(c: Consultation) -> None:
+    """The meeting's record (attendance, minutes) is written from the meeting day until the
+    opinion list is routed (D17/D18: `concluded`); then it is closed, as is a cancelled one."""
     if c.state is ConsultationState.cancelled:
         raise Conflict("该协商活动已取消", code="consultation_cancelled")
+    if c.state is ConsultationState.concluded:
+        raise Conflict("意见清单已报送，会议记录已关闭，不能再签到或记录发言",
+                       code="consultation_concluded")
+
+
+def _open_for_checkin(c: Consultation, now: datetime) -> None:
+    _record_open(c)
     if not (c.starts_at - OPENS_BEFORE <= now <= c.ends_at + CLOSES_AFTER):
         raise Conflict("不在签到时间内（会前 1 小时至会后 30 分钟）", code="checkin_closed")
 
@@ -207,8 +216,7 @@ def add_speech(session: Session, *, actor: Person, consultation_id: int, group: 
                ) -> MinutesEntry:
     """One speech in the minutes, in order, with the speaker's group (D16)."""
     c = managed_consultation(session, consultation_id, actor)
-    if c.state is ConsultationState.cancelled:
-        raise Conflict("该协商活动已取消", code="consultation_cancelled")
+    _record_open(c)
     _held(session, c)
     text = (text or "").strip()
     if not text:
