@@ -27,8 +27,10 @@ from .models import (
     Answer, Attendance, CheckInMethod, Consultation, ConsultationState, MinutesEntry,
 )
 from .research import has_completed_research
-from .rules import InviteGroup
-from .services import get_consultation_or_404, managed_consultation, my_invitation
+from .rules import GROUP_ROLES, InviteGroup, group_mismatch_message
+from .services import (
+    GroupMismatch, check_groups, get_consultation_or_404, managed_consultation, my_invitation,
+)
 
 WINDOW = timedelta(minutes=5)
 OPENS_BEFORE = timedelta(hours=1)
@@ -182,6 +184,8 @@ def mark_present(session: Session, *, actor: Person, consultation_id: int,
             done = session.scalar(select(Attendance).where(Attendance.invitation_id == inv.id))
             row, created = (done, False) if done else _add(session, row)
         else:
+            if inv is None:  # a walk-in is counted in their real group (D9)
+                check_groups(session, [(person.id, InviteGroup(group or InviteGroup.resident))])
             row, created = _add(session, Attendance(
                 consultation_id=c.id, person_id=person.id,
                 invitation_id=inv.id if inv else None, name=person.name,
@@ -192,6 +196,8 @@ def mark_present(session: Session, *, actor: Person, consultation_id: int,
         name = " ".join((name or "").split())
         if not name:
             raise ValidationFailed("请填写到场人员的姓名", code="name_required")
+        if InviteGroup(group or InviteGroup.resident) in GROUP_ROLES:  # unverifiable by name
+            raise GroupMismatch(group_mismatch_message(name, InviteGroup(group)))
         row, created = _add(session, Attendance(
             consultation_id=c.id, person_id=None, invitation_id=None, name=name[:40],
             group=InviteGroup(group or InviteGroup.resident), method=CheckInMethod.walk_in,

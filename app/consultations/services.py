@@ -26,7 +26,10 @@ from ..workdays import CHINA_TZ
 from .models import (
     PLACE_KIND_LABELS, Answer, Consultation, ConsultationState, Invitation, PlaceKind,
 )
-from .rules import GROUP_LABELS, SUBSTITUTABLE, InviteGroup, composition_warnings
+from .rules import (
+    GROUP_LABELS, GROUP_ROLES, SUBSTITUTABLE, InviteGroup, composition_warnings,
+    group_mismatch_message,
+)
 
 ACTIVE = (ConsultationState.scheduled, ConsultationState.held)
 REASON_MAX = 200
@@ -193,6 +196,34 @@ def schedule_consultation(session: Session, *, actor: Person, topic_id: int,
 
 # --- invitations -------------------------------------------------------------------------------------
 
+class GroupMismatch(ValidationFailed):
+    code = "group_mismatch"
+
+
+def office_holders(session: Session, person_ids: set[int], group: InviteGroup) -> set[int]:
+    """Who of `person_ids` may be in `group` (D9): everyone, or for a group that names an
+    office (rules.GROUP_ROLES) those with an active role of that kind."""
+    from ..org.models import RoleAssignment
+
+    role = GROUP_ROLES.get(InviteGroup(group))
+    if role is None or not person_ids:
+        return set(person_ids)
+    return set(session.scalars(select(RoleAssignment.person_id).where(
+        RoleAssignment.person_id.in_(person_ids), RoleAssignment.role == role,
+        RoleAssignment.is_active.is_(True))))
+
+
+def check_groups(session: Session, invitees: list[tuple[int, InviteGroup]]) -> None:
+    """D9: each person is what their group says (422 `group_mismatch` for the first who is
+    not): a 政协委员 holds the member role, a 职能部门 representative the department handler's."""
+    for group in GROUP_ROLES:
+        ids = {pid for pid, g in invitees if InviteGroup(g) is group}
+        wrong = ids - office_holders(session, ids, group)
+        if wrong:
+            pid = next(pid for pid, _ in invitees if pid in wrong)
+            raise GroupMismatch(group_mismatch_message(session.get(Person, pid).name, group))
+
+
 def invite(session: Session, *, actor: Person, consultation_id: int,
            invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
     """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
@@ -207,6 +238,7 @@ def invite(session: Session, *, actor: Person, consultation_id: int,
     missing = [pid for pid in ids if pid not in found]
     if missing:
         raise ValidationFailed(f"被邀请人不存在：{missing[:5]}", code="invitee_not_found")
+    check_groups(session, list(dict(invitees).items()))
     existing = {i.person_id: i for i in session.scalars(select(Invitation).where(
         Invitation.consultation_id == c.id, Invitation.person_id.in_(ids)))}
     now, added = utcnow(), []

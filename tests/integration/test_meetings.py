@@ -499,3 +499,97 @@ def test_answers_close_at_the_start_time(client, app, world):
     assert answers[world["people"]["resident"]].value == "declined"
     assert answers[world["people"]["member"]].value == "accepted"
     assert answers[world["people"]["official"]].value == "pending"
+
+
+def invitations_by_person(app, cid) -> dict:
+    with committed_session(app) as s:
+        return {pid: g.value for pid, g in s.execute(select(
+            Invitation.person_id, Invitation.group).where(Invitation.consultation_id == cid))}
+
+
+@pytest.mark.parametrize("who, group, label", [
+    ("outsider", "member", "政协委员"),       # no role at all
+    ("conv_village", "member", "政协委员"),   # a convenor is not a member
+    ("resident", "department", "职能部门"),   # not a department's handler
+    ("member", "department", "职能部门"),
+])
+def test_a_group_that_names_an_office_needs_that_office(client, app, world, who, group, label):
+    """Issue 10 item 3 (D9): a person is invited as 政协委员 only if they hold the member role,
+    as 职能部门 only if they act for a department (承办部门经办人); otherwise 422
+    `group_mismatch`, in Chinese, and nothing of the batch is stored (D9 counts stay true)."""
+    c = schedule(client, world).json
+    r = invite(client, world, c["id"], [("resident2", "resident"), (who, group)])
+    assert r.status_code == 422 and r.json["error"] == "group_mismatch", r.json
+    assert f"“{label}”" in r.json["message"]
+    assert invitations_by_person(app, c["id"]) == {}
+    # The same person in a group anyone may be in: invited.
+    assert invite(client, world, c["id"], [(who, "stakeholder")]).status_code == 200
+
+
+def test_members_by_phone_must_be_registered_members(client, app, world):
+    """By mobile number: an unknown number cannot be a member (nobody is registered for it, and
+    nobody is created); a known non-member cannot either; a registered member can."""
+    from app.org import factories as f
+    from app.org.models import Person, Region, Role
+
+    with committed_session(app) as s:
+        county = s.scalar(select(Region).where(Region.name == "东县"))
+        f.create_person(s, name="周阿姨", phone="13900006666")
+        m = f.create_person(s, name="冯委员", phone="13900005555")
+        f.assign_role(s, m, Role.member, region=county, member_level="county")
+    c = schedule(client, world).json
+    url, conv = f"/api/consultations/{c['id']}/invitations", as_(world, "conv_village")
+    for phone, name in [("13900004444", "陌生人"), ("13900006666", "周阿姨")]:
+        r = client.post(url, headers=conv, json={"invitees": [
+            {"phone": phone, "name": name, "group": "member"}]})
+        assert r.status_code == 422 and r.json["error"] == "group_mismatch", r.json
+        assert "政协委员" in r.json["message"]
+    with committed_session(app) as s:
+        assert s.scalar(select(Person).where(Person.name == "陌生人")) is None
+    r = client.post(url, headers=conv, json={"invitees": [
+        {"phone": "139 0000 5555", "name": "冯委员", "group": "member"}]})
+    assert r.status_code == 200, r.json
+    assert [(i["name"], i["group_label"]) for i in r.json["invitations"]] == [("冯委员", "政协委员")]
+    assert "尚未邀请政协委员" not in r.json["warnings"]
+
+
+def test_a_former_member_is_neither_suggested_nor_invited_as_a_member(client, app, world):
+    """A member whose role was ended (still linked to the platform) is no member: not suggested,
+    not invitable as one, not counted for D9."""
+    from app.org.models import Role, RoleAssignment
+
+    with committed_session(app) as s:
+        for ra in s.scalars(select(RoleAssignment).where(
+                RoleAssignment.person_id == world["people"]["member"],
+                RoleAssignment.role == Role.member)):
+            ra.is_active = False
+    c = schedule(client, world).json
+    r = client.get(f"/api/consultations/{c['id']}/suggested-members",
+                   headers=as_(world, "conv_village"))
+    assert r.status_code == 200 and r.json["items"] == []
+    r = invite(client, world, c["id"], [("member", "member")])
+    assert r.status_code == 422 and r.json["error"] == "group_mismatch"
+    r = invite(client, world, c["id"], [("member2", "member")])
+    assert r.status_code == 200 and "尚未邀请政协委员" not in r.json["warnings"]
+
+
+def test_walk_ins_are_counted_in_their_real_group(client, app, world):
+    """On the meeting day the convenor marks a walk-in: as 政协委员 only a member (by person);
+    someone known by name alone is never counted as a member or a department."""
+    import time_machine as tm
+
+    start = (utcnow() + timedelta(days=1)).replace(microsecond=0)
+    c = schedule(client, world, starts_at=start.isoformat(),
+                 ends_at=(start + timedelta(hours=2)).isoformat()).json
+    complete_research(client, world)
+    url, conv = f"/api/consultations/{c['id']}/attendance", as_(world, "conv_village")
+    with tm.travel(start, tick=False):
+        for body in ({"person_id": world["people"]["outsider"], "group": "member"},
+                     {"name": "自称委员", "group": "member"},
+                     {"name": "某局长", "group": "department"}):
+            r = client.post(url, json=body, headers=conv)
+            assert r.status_code == 422 and r.json["error"] == "group_mismatch", (body, r.json)
+        r = client.post(url, json={"person_id": world["people"]["member2"], "group": "member"},
+                        headers=conv)
+        assert r.status_code == 200 and r.json["group"] == "member"
+        assert client.get(url, headers=conv).json["by_group"] == {"member": 1}
