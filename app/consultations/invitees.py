@@ -34,7 +34,7 @@ def invite_people(session: Session, *, actor: Person, consultation_id: int,
     def person_id(i: Invitee) -> int:
         if i.person_id is not None:
             return i.person_id
-        # D9: an unknown number is nobody's office: it cannot be a member (nor a department's).
+        # D9: an unknown number is on no roster: it cannot be a member.
         office = InviteGroup(i.group) in GROUP_ROLES
         found = person_by_phone(session, actor=actor, name=i.name or "", phone=i.phone or "",
                                 home_region_id=region_id, create=not office)

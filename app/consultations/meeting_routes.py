@@ -128,8 +128,8 @@ def invite(consultation_id: int, body: InviteIn):
     职能部门。每人填 person_id，或填 phone + name（尚未使用小程序的群众：按手机号找到此人，
     没有则新登记，本人日后用同一手机号登录时自动合并）。重复邀请同一人不会重复记录。
     会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。
-    群体须与本人身份相符（D9）：政协委员须是在任委员，职能部门须是承办部门经办人（未登记的手机号
-    两者都不能），否则 422 `group_mismatch`，整批不保存。"""
+    群体须与本人身份相符（D9）：只有在任政协委员能作为政协委员邀请（未登记的手机号不能），否则
+    422 `group_mismatch`，整批不保存。"""
     session = get_session()
     person = require_person()
     invitees.invite_people(session, actor=person, consultation_id=consultation_id,

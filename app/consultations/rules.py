@@ -25,19 +25,18 @@ GROUP_LABELS = {
     InviteGroup.department: "职能部门",
 }
 
-# D9: groups that name an office. Only someone who holds it (an active role of that kind) is
-# invited, counted or checked in as one: registered CPPCC members (the roster, D29) and the
-# departments' handlers. Residents, stakeholders and Party/government leaders (whom the platform
-# does not register) are the convenor's judgement.
-GROUP_ROLES = {InviteGroup.member: Role.member, InviteGroup.department: Role.dept_handler}
-_OFFICE = {InviteGroup.member: "政协委员", InviteGroup.department: "职能部门（承办部门）人员"}
-_INSTEAD = {InviteGroup.member: "群众代表或利益相关方",
-            InviteGroup.department: "党政领导、群众代表或利益相关方"}
+# D9: groups that name an office the platform registers. Only someone who holds it (an active
+# role of that kind) is invited, counted or checked in as one: CPPCC members (the roster, D29).
+# Residents, stakeholders, Party/government leaders and department heads are not registered as
+# such (a department's handler account is not its head), so those groups are the convenor's
+# judgement; the mini-program invites them by mobile number.
+GROUP_ROLES = {InviteGroup.member: Role.member}
+_INSTEAD = {InviteGroup.member: "群众代表或利益相关方"}
 
 
 def group_mismatch_message(name: str, group: InviteGroup) -> str:
     """Why `name` cannot be in `group` (D9), and what they can be instead."""
-    return (f"{name}未登记为{_OFFICE[group]}，不能作为“{GROUP_LABELS[group]}”邀请或登记；"
+    return (f"{name}未登记为{GROUP_LABELS[group]}，不能作为“{GROUP_LABELS[group]}”邀请或登记；"
             f"可作为{_INSTEAD[group]}")
 
 

@@ -215,7 +215,7 @@ def office_holders(session: Session, person_ids: set[int], group: InviteGroup) -
 
 def check_groups(session: Session, invitees: list[tuple[int, InviteGroup]]) -> None:
     """D9: each person is what their group says (422 `group_mismatch` for the first who is
-    not): a 政协委员 holds the member role, a 职能部门 representative the department handler's."""
+    not): a 政协委员 holds an active member role."""
     for group in GROUP_ROLES:
         ids = {pid for pid, g in invitees if InviteGroup(g) is group}
         wrong = ids - office_holders(session, ids, group)
