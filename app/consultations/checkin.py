@@ -27,8 +27,10 @@ from .models import (
     Answer, Attendance, CheckInMethod, Consultation, ConsultationState, MinutesEntry,
 )
 from .research import has_completed_research
-from .rules import InviteGroup
-from .services import get_consultation_or_404, managed_consultation, my_invitation
+from .rules import GROUP_ROLES, InviteGroup, group_mismatch_message
+from .services import (
+    GroupMismatch, check_groups, get_consultation_or_404, managed_consultation, my_invitation,
+)
 
 WINDOW = timedelta(minutes=5)
 OPENS_BEFORE = timedelta(hours=1)
@@ -58,9 +60,18 @@ class CheckinCode:
     expires_at: datetime
 
 
-def _open_for_checkin(c: Consultation, now: datetime) -> None:
+def _record_open(c: Consultation) -> None:
+    """The meeting's record (attendance, minutes) is written from the meeting day until the
+    opinion list is routed (D17/D18: `concluded`); then it is closed, as is a cancelled one."""
     if c.state is ConsultationState.cancelled:
         raise Conflict("该协商活动已取消", code="consultation_cancelled")
+    if c.state is ConsultationState.concluded:
+        raise Conflict("意见清单已报送，会议记录已关闭，不能再签到或记录发言",
+                       code="consultation_concluded")
+
+
+def _open_for_checkin(c: Consultation, now: datetime) -> None:
+    _record_open(c)
     if not (c.starts_at - OPENS_BEFORE <= now <= c.ends_at + CLOSES_AFTER):
         raise Conflict("不在签到时间内（会前 1 小时至会后 30 分钟）", code="checkin_closed")
 
@@ -173,6 +184,8 @@ def mark_present(session: Session, *, actor: Person, consultation_id: int,
             done = session.scalar(select(Attendance).where(Attendance.invitation_id == inv.id))
             row, created = (done, False) if done else _add(session, row)
         else:
+            if inv is None:  # a walk-in is counted in their real group (D9)
+                check_groups(session, [(person.id, InviteGroup(group or InviteGroup.resident))])
             row, created = _add(session, Attendance(
                 consultation_id=c.id, person_id=person.id,
                 invitation_id=inv.id if inv else None, name=person.name,
@@ -183,6 +196,8 @@ def mark_present(session: Session, *, actor: Person, consultation_id: int,
         name = " ".join((name or "").split())
         if not name:
             raise ValidationFailed("请填写到场人员的姓名", code="name_required")
+        if InviteGroup(group or InviteGroup.resident) in GROUP_ROLES:  # unverifiable by name
+            raise GroupMismatch(group_mismatch_message(name, InviteGroup(group)))
         row, created = _add(session, Attendance(
             consultation_id=c.id, person_id=None, invitation_id=None, name=name[:40],
             group=InviteGroup(group or InviteGroup.resident), method=CheckInMethod.walk_in,
@@ -207,8 +222,7 @@ def add_speech(session: Session, *, actor: Person, consultation_id: int, group: 
                ) -> MinutesEntry:
     """One speech in the minutes, in order, with the speaker's group (D16)."""
     c = managed_consultation(session, consultation_id, actor)
-    if c.state is ConsultationState.cancelled:
-        raise Conflict("该协商活动已取消", code="consultation_cancelled")
+    _record_open(c)
     _held(session, c)
     text = (text or "").strip()
     if not text:

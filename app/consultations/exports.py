@@ -17,6 +17,7 @@ from .opinions import ListDocument
 TITLE_FONT = "方正小标宋简体"   # the customary typeface of official titles
 BODY_FONT = "仿宋_GB2312"       # and of their text
 HEADING_FONT = "黑体"
+A4 = (Cm(21.0), Cm(29.7))       # GB/T 9704 paper: width, height
 
 
 def _font(run, name: str, size: float, bold: bool = False) -> None:
@@ -41,7 +42,9 @@ def _para(doc, text: str, font: str, size: float, *, align=None, bold=False, ind
 def opinion_list_docx(d: ListDocument) -> bytes:
     doc = Document()
     section = doc.sections[0]
-    # GB/T 9704 page margins: top 3.7 cm, bottom 3.5, left 2.8, right 2.6.
+    # GB/T 9704: A4 paper (python-docx's default template is US Letter) and its margins, top
+    # 3.7 cm, bottom 3.5, left 2.8, right 2.6.
+    section.page_width, section.page_height = A4
     section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
     section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
     _para(doc, d.title, TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)

@@ -11,8 +11,8 @@ from ..audit.services import record
 from ..errors import ValidationFailed
 from ..org.models import Person, Platform
 from .models import Invitation
-from .rules import InviteGroup
-from .services import invite, managed_consultation
+from .rules import GROUP_ROLES, InviteGroup, group_mismatch_message
+from .services import GroupMismatch, invite, managed_consultation
 
 
 @dataclass(frozen=True)
@@ -30,17 +30,29 @@ def invite_people(session: Session, *, actor: Person, consultation_id: int,
     """Invite by person or by mobile number (found, or registered for the first time)."""
     c = managed_consultation(session, consultation_id, actor)
     region_id = session.get(Platform, c.platform_id).region_id
-    pairs = [(i.person_id if i.person_id is not None else person_by_phone(
-        session, actor=actor, name=i.name or "", phone=i.phone or "",
-        home_region_id=region_id).id, i.group) for i in invitees]
+
+    def person_id(i: Invitee) -> int:
+        if i.person_id is not None:
+            return i.person_id
+        # D9: an unknown number is on no roster: it cannot be a member.
+        office = InviteGroup(i.group) in GROUP_ROLES
+        found = person_by_phone(session, actor=actor, name=i.name or "", phone=i.phone or "",
+                                home_region_id=region_id, create=not office)
+        if found is None:
+            raise GroupMismatch(group_mismatch_message(
+                " ".join((i.name or "").split()) or "该手机号的人员", InviteGroup(i.group)))
+        return found.id
+
+    pairs = [(person_id(i), i.group) for i in invitees]
     return invite(session, actor=actor, consultation_id=consultation_id, invitees=pairs)
 
 
 def person_by_phone(session: Session, *, actor: Person, name: str, phone: str,
-                    home_region_id: int | None) -> Person:
+                    home_region_id: int | None, create: bool = True) -> Person | None:
     """The person with this mobile number, or a new record (name + encrypted phone) that the
     resident's WeChat login merges into when they bind the same number (app/auth/services.py).
-    How a village convenor invites a neighbour who has never used the mini-program."""
+    How a village convenor invites a neighbour who has never used the mini-program. With
+    ``create=False``, None when nobody has the number."""
     from ..crypto import get_cipher, normalise_phone
     from ..org import factories
 
@@ -50,7 +62,7 @@ def person_by_phone(session: Session, *, actor: Person, name: str, phone: str,
         raise ValidationFailed("手机号格式不正确（仅支持中国大陆手机号）", code="invalid_phone") from None
     found = session.scalar(select(Person).where(
         Person.phone_hash == get_cipher().lookup_hash(number)))
-    if found is not None:
+    if found is not None or not create:
         return found
     name = " ".join((name or "").split())
     if not name:
@@ -81,9 +93,12 @@ def suggested_members(session: Session, *, actor: Person, consultation_id: int
     c = managed_consultation(session, consultation_id, actor)
     invited = set(session.scalars(select(Invitation.person_id).where(
         Invitation.consultation_id == c.id)))
+    members = select(RoleAssignment.person_id).where(  # D9: only serving members
+        RoleAssignment.role == Role.member, RoleAssignment.is_active.is_(True))
     linked = session.execute(
         select(Person.id, Person.name).join(PlatformMember, PlatformMember.person_id == Person.id)
-        .where(PlatformMember.platform_id == c.platform_id, Person.is_active.is_(True))
+        .where(PlatformMember.platform_id == c.platform_id, Person.is_active.is_(True),
+               Person.id.in_(members))
         .order_by(Person.id)).all()
     groups = set(session.scalars(select(RoleAssignment.duty_group_id).where(
         RoleAssignment.person_id.in_([pid for pid, _ in linked]),

@@ -127,7 +127,9 @@ def invite(consultation_id: int, body: InviteIn):
     """按群体邀请（D9/D10）：政协委员（本平台联系委员优先）、群众代表、利益相关方、党政领导、
     职能部门。每人填 person_id，或填 phone + name（尚未使用小程序的群众：按手机号找到此人，
     没有则新登记，本人日后用同一手机号登录时自动合并）。重复邀请同一人不会重复记录。
-    会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。"""
+    会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。
+    群体须与本人身份相符（D9）：只有在任政协委员能作为政协委员邀请（未登记的手机号不能），否则
+    422 `group_mismatch`，整批不保存。"""
     session = get_session()
     person = require_person()
     invitees.invite_people(session, actor=person, consultation_id=consultation_id,
@@ -200,7 +202,8 @@ def briefing(consultation_id: int):
           tags=[TAG], body=RsvpIn, response=ConsultationOut, auth="login")
 def rsvp(consultation_id: int, body: RsvpIn):
     """参加；请假（须说明原因）；委派他人参加（仅党政领导和职能部门，须填写姓名）。召集人确认名单
-    前可以改变答复；同样的答复重复提交不会重复记录。"""
+    前、会议开始前可以改变答复（到了开始时间 409 `consultation_held`）；同样的答复重复提交不会
+    重复记录。"""
     session = get_session()
     services.answer_invitation(session, person=require_person(),
                                consultation_id=consultation_id, **body.model_dump())

@@ -57,9 +57,11 @@ def save_opinion_list(session: Session, *, actor: Person, consultation_id: int,
     """D17: write (or rewrite) the draft list after the meeting. Items are numbered in order;
     each may name the person who raised it (D30: members' opinions count in their ledger)."""
     c = managed_consultation(session, consultation_id, actor)
+    if c.state is ConsultationState.concluded:  # routed: the list is what was sent
+        raise Conflict("意见清单已报送，不能修改", code="opinion_list_routed")
     if c.state is not ConsultationState.held:
         raise Conflict("协商会议召开后才能整理意见清单" if c.state is ConsultationState.scheduled
-                       else "该协商活动的意见清单已报送或会议已取消", code="consultation_not_held")
+                       else "该协商活动已取消", code="consultation_not_held")
     if not 1 <= len(items) <= MAX_ITEMS:
         raise ValidationFailed(f"意见清单应有 1–{MAX_ITEMS} 条意见", code="items_count")
     cleaned = []

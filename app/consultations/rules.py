@@ -5,7 +5,7 @@ import enum
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, timezone
 
-from ..org.models import HostType, RegionLevel
+from ..org.models import HostType, RegionLevel, Role
 from ..workdays import CHINA_TZ
 
 
@@ -24,6 +24,21 @@ GROUP_LABELS = {
     InviteGroup.stakeholder: "利益相关方", InviteGroup.official: "党政领导",
     InviteGroup.department: "职能部门",
 }
+
+# D9: groups that name an office the platform registers. Only someone who holds it (an active
+# role of that kind) is invited, counted or checked in as one: CPPCC members (the roster, D29).
+# Residents, stakeholders, Party/government leaders and department heads are not registered as
+# such (a department's handler account is not its head), so those groups are the convenor's
+# judgement; the mini-program invites them by mobile number.
+GROUP_ROLES = {InviteGroup.member: Role.member}
+_INSTEAD = {InviteGroup.member: "群众代表或利益相关方"}
+
+
+def group_mismatch_message(name: str, group: InviteGroup) -> str:
+    """Why `name` cannot be in `group` (D9), and what they can be instead."""
+    return (f"{name}未登记为{GROUP_LABELS[group]}，不能作为“{GROUP_LABELS[group]}”邀请或登记；"
+            f"可作为{_INSTEAD[group]}")
+
 
 # Groups that may send someone in their place (RSVP "substitute"): officials and departments.
 SUBSTITUTABLE = frozenset({InviteGroup.official, InviteGroup.department})

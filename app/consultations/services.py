@@ -26,7 +26,10 @@ from ..workdays import CHINA_TZ
 from .models import (
     PLACE_KIND_LABELS, Answer, Consultation, ConsultationState, Invitation, PlaceKind,
 )
-from .rules import GROUP_LABELS, SUBSTITUTABLE, InviteGroup, composition_warnings
+from .rules import (
+    GROUP_LABELS, GROUP_ROLES, SUBSTITUTABLE, InviteGroup, composition_warnings,
+    group_mismatch_message,
+)
 
 ACTIVE = (ConsultationState.scheduled, ConsultationState.held)
 REASON_MAX = 200
@@ -193,6 +196,34 @@ def schedule_consultation(session: Session, *, actor: Person, topic_id: int,
 
 # --- invitations -------------------------------------------------------------------------------------
 
+class GroupMismatch(ValidationFailed):
+    code = "group_mismatch"
+
+
+def office_holders(session: Session, person_ids: set[int], group: InviteGroup) -> set[int]:
+    """Who of `person_ids` may be in `group` (D9): everyone, or for a group that names an
+    office (rules.GROUP_ROLES) those with an active role of that kind."""
+    from ..org.models import RoleAssignment
+
+    role = GROUP_ROLES.get(InviteGroup(group))
+    if role is None or not person_ids:
+        return set(person_ids)
+    return set(session.scalars(select(RoleAssignment.person_id).where(
+        RoleAssignment.person_id.in_(person_ids), RoleAssignment.role == role,
+        RoleAssignment.is_active.is_(True))))
+
+
+def check_groups(session: Session, invitees: list[tuple[int, InviteGroup]]) -> None:
+    """D9: each person is what their group says (422 `group_mismatch` for the first who is
+    not): a 政协委员 holds an active member role."""
+    for group in GROUP_ROLES:
+        ids = {pid for pid, g in invitees if InviteGroup(g) is group}
+        wrong = ids - office_holders(session, ids, group)
+        if wrong:
+            pid = next(pid for pid, _ in invitees if pid in wrong)
+            raise GroupMismatch(group_mismatch_message(session.get(Person, pid).name, group))
+
+
 def invite(session: Session, *, actor: Person, consultation_id: int,
            invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
     """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
@@ -207,6 +238,7 @@ def invite(session: Session, *, actor: Person, consultation_id: int,
     missing = [pid for pid in ids if pid not in found]
     if missing:
         raise ValidationFailed(f"被邀请人不存在：{missing[:5]}", code="invitee_not_found")
+    check_groups(session, list(dict(invitees).items()))
     existing = {i.person_id: i for i in session.scalars(select(Invitation).where(
         Invitation.consultation_id == c.id, Invitation.person_id.in_(ids)))}
     now, added = utcnow(), []
@@ -374,14 +406,17 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
                       reason: str | None = None, substitute_name: str | None = None,
                       substitute_title: str | None = None) -> Invitation:
     """The invitee's answer: accept; decline with a reason; send a substitute (officials and
-    departments only). One answer per invitation, changeable until the list is locked; the same
-    answer again changes nothing."""
+    departments only). One answer per invitation, changeable until the list is locked or the
+    meeting starts; the same answer again changes nothing."""
     inv = my_invitation(session, consultation_id, person.id, lock=True)
     if inv is None:
         raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
     c = session.get(Consultation, consultation_id)
-    if c.state is ConsultationState.held:
-        raise Conflict("会议已经召开，不能再更改答复", code="consultation_held")
+    # Answers close at the start time (docs/consultations.md), whether or not anyone has
+    # checked in yet (the state turns `held` only then), and stay closed afterwards.
+    if c.state is not ConsultationState.cancelled and (
+            c.state is not ConsultationState.scheduled or utcnow() >= c.starts_at):
+        raise Conflict("会议已经开始，不能再更改答复", code="consultation_held")
     ensure_open(c)
     if c.list_locked_at is not None:
         raise Conflict("召集人已确认参会名单，如需变更请直接联系召集人", code="list_locked")

@@ -238,3 +238,33 @@ def test_the_person_who_raised_an_opinion_is_kept_and_counts_in_their_ledger(cli
     ledger = ok(client.get(f"/api/members/{member}/ledger?year={year}",
                            headers=as_(world, "member")))
     assert ledger["opinions"] == 1
+
+
+# Every Word file the product exports, by its route, with how to get one for a held meeting
+# whose list is saved. A new .docx route must be added here (the test below fails until it is).
+DOCX_EXPORTS = {
+    "/api/consultations/<int:consultation_id>/opinions.docx":
+        lambda cid: f"/api/consultations/{cid}/opinions.docx",
+}
+
+
+def test_every_exported_word_file_is_a4(client, app, world):
+    """Issue 10 item 8: the margins follow GB/T 9704, whose paper is A4 (21.0 × 29.7 cm), so the
+    page is A4 too — not python-docx's default US Letter (21.59 × 27.94 cm). Every section of
+    every .docx route the app serves."""
+    routes = {r.rule for r in app.url_map.iter_rules() if r.rule.endswith(".docx")}
+    assert routes == set(DOCX_EXPORTS), "a new .docx export: add it to DOCX_EXPORTS"
+    cid = held_meeting(client, app, world)
+    ok(client.put(f"/api/consultations/{cid}/opinions", json={"items": ITEMS},
+                  headers=as_(world, "conv_village")))
+    for rule, url in DOCX_EXPORTS.items():
+        r = client.get(url(cid), headers=as_(world, "conv_village"))
+        assert r.status_code == 200, rule
+        doc = Document(io.BytesIO(r.data))
+        for section in doc.sections:
+            assert (round(section.page_width.cm, 2), round(section.page_height.cm, 2)) == \
+                (21.0, 29.7), rule
+            # GB/T 9704 margins on that page.
+            assert [round(m.cm, 1) for m in (section.top_margin, section.bottom_margin,
+                                             section.left_margin, section.right_margin)] == \
+                [3.7, 3.5, 2.8, 2.6]

@@ -132,6 +132,19 @@ def test_a_locked_list_is_refused_with_the_services_message(client, app, world):
     assert invitation(app, world, cid, "resident").answer.value == "pending"
 
 
+def test_answers_close_at_the_start_time_by_chat_as_by_the_api(client, app, world):
+    """Issue 10 item 4: once the meeting has started (nobody checked in yet, so it is still
+    `scheduled`), "参加" and "请假" by chat are refused with the API's own words."""
+    cid, start = meeting(client, world)
+    with time_machine.travel(start + timedelta(minutes=1), tick=False):
+        api = rsvp(client, world, cid, "resident", answer="accepted")
+        assert api.status_code == 409 and api.json["error"] == "consultation_held"
+        assert say(app, "resident", "参加") == api.json["message"]
+        assert say(app, "member", "请假 临时有事") == api.json["message"]
+    assert invitation(app, world, cid, "resident").answer.value == "pending"
+    assert invitation(app, world, cid, "member").answer.value == "pending"
+
+
 def test_no_meeting_and_not_invited(client, app, world):
     assert say(app, "outsider", "参加") == "您目前没有需要答复的会议邀请。回复“我的会议”可以查看会议。"
     meeting(client, world, people=[("member", "member")])

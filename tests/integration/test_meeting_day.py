@@ -176,3 +176,53 @@ def test_a_retried_speech_with_its_key_is_recorded_once(client, world, meeting):
             r = client.post(f"/api/consultations/{cid}/minutes", json=body, headers=headers)
             assert r.status_code == 201
         assert [i["seq"] for i in r.json["items"]] == [1]
+
+
+def test_the_record_is_closed_once_the_opinion_list_is_routed(client, app, world, meeting):
+    """Issue 10 item 5: once the opinion list is routed the meeting is `concluded` and its record
+    is closed: no check-in code, no scan, no convenor check-in (invitee, substitute, walk-in),
+    no speech, no new list — each 409 with a stable code and a Chinese reason; nothing changes.
+    Still inside the check-in hours, where today every one of them was accepted."""
+    from app.consultations.models import MinutesEntry, OpinionItem
+
+    cid = meeting["id"]
+    complete_research(client, world)
+    rsvp(client, world, cid, "official", answer="substitute", substitute_name="陈副镇长")
+    conv = as_(world, "conv_village")
+    with time_machine.travel(meeting["start"] + timedelta(minutes=10), tick=False):
+        value = code(client, world, cid).json["code"]
+        assert scan(client, world, cid, "member", value).status_code == 200
+        assert client.post(f"/api/consultations/{cid}/minutes", headers=conv, json={
+            "group": "resident", "text": "希望尽快装电梯", "speaker_name": "张居民"}).status_code == 201
+        items = [{"text": "成立加装电梯协调小组", "raised_by": "resident", "scope": "local"}]
+        assert client.put(f"/api/consultations/{cid}/opinions", json={"items": items},
+                          headers=conv).status_code == 200
+        r = client.post(f"/api/consultations/{cid}/opinions/route", headers=conv)
+        assert r.status_code == 200, r.json
+        assert client.get(f"/api/consultations/{cid}", headers=conv).json["state"] == "concluded"
+
+        closed = "意见清单已报送，会议记录已关闭，不能再签到或记录发言"
+        refused = [
+            code(client, world, cid),
+            scan(client, world, cid, "resident", value),
+            scan(client, world, cid, "outsider", value),  # a walk-in by scan
+            client.post(f"/api/consultations/{cid}/attendance",
+                        json={"person_id": world["people"]["resident2"]}, headers=conv),
+            client.post(f"/api/consultations/{cid}/attendance",
+                        json={"person_id": world["people"]["official"]}, headers=conv),
+            client.post(f"/api/consultations/{cid}/attendance", json={"name": "刘奶奶"},
+                        headers=conv),
+            client.post(f"/api/consultations/{cid}/minutes", headers=conv, json={
+                "group": "member", "text": "补充一点", "speaker_name": "钱委员"}),
+        ]
+        for r in refused:
+            assert (r.status_code, r.json["error"], r.json["message"]) == (
+                409, "consultation_concluded", closed), r.json
+        r = client.put(f"/api/consultations/{cid}/opinions", headers=conv, json={
+            "items": [{"text": "另一条", "raised_by": "member", "scope": "local"}]})
+        assert (r.status_code, r.json["error"]) == (409, "opinion_list_routed")
+        assert r.json["message"] == "意见清单已报送，不能修改"
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Attendance)) == 1
+        assert s.scalar(select(func.count()).select_from(MinutesEntry)) == 1
+        assert [i.text for i in s.scalars(select(OpinionItem))] == ["成立加装电梯协调小组"]
