@@ -410,7 +410,7 @@ def table_counts(session: Session) -> dict[str, int]:
             for name, model in COUNTED.items()}
 
 
-DEMO_REFUSED = ("演示数据含密码公开的演示账号，只能在沙箱模式（未设置 WECHAT_MP_APPID）下载入，"
+DEMO_REFUSED = ("演示数据含密码公开的演示账号，只能在沙箱模式（未设置任何微信凭据）下载入，"
                 "正式环境不得载入")
 
 
