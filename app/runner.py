@@ -87,6 +87,13 @@ def main() -> None:
     if fake is not None:
         print(f"  模拟微信 fake WeChat: {fake.base_url}")
     print(f"  数据库 database:    {config.database_url}\n")
+    if config.sandbox:  # one demo person per role and how to act as each (issue 10 item 18)
+        from .org.demo_people import banner
+
+        with app.app_context(), app.extensions["db"].session_scope() as session:
+            text = banner(session, base)
+        if text:
+            print(text + "\n", flush=True)
 
     def _shutdown(*_):
         stop.set()

@@ -29,7 +29,7 @@ from .services import today_local
 from .models import (
     Body, BodyKind, DutyGroup, Enterprise, HostType, MemberLevel, Person, Platform, PlatformCheck,
     PlatformKind, PlatformMember, PlatformServedUnit, Region, RegionKind, Role, RoleAssignment,
-    Sector, SixMust,
+    Sector, SixMust, WechatIdentity,
 )
 
 # Demo six-musts checks are dated two months before the day the demo is seeded, so a fresh
@@ -45,7 +45,8 @@ COUNTED = {"regions": Region, "enterprises": Enterprise, "sectors": Sector, "bod
            "duty_groups": DutyGroup, "platforms": Platform, "platform_checks": PlatformCheck,
            "platform_served_units": PlatformServedUnit, "platform_members": PlatformMember,
            "people": Person, "role_assignments": RoleAssignment, "staff_accounts": StaffAccount,
-           "suggestions": Suggestion, "topics": Topic, "consultations": Consultation}
+           "suggestions": Suggestion, "topics": Topic, "consultations": Consultation,
+           "wechat_identities": WechatIdentity}
 
 
 @functools.lru_cache(maxsize=1)
@@ -428,6 +429,12 @@ def seed_demo(session: Session, cipher: PersonalDataCipher | None = None) -> dic
     this run: 0 on a second run). Never commits; the caller does."""
     seeder = _Seeder(session, cipher or get_cipher())
     seeder.run()
+    from .demo_people import link_demo_logins
+
+    # One demo person per role signs in with the login code user-demo_<key>-… (issue 10 #18).
+    linked = link_demo_logins(session)
+    if linked:
+        seeder.created["wechat_identities"] += linked
     created = sum(seeder.created.values())
     if created:
         record(session, actor_id=None, action="demo.seed", object_type="demo",
