@@ -27,6 +27,7 @@ BLUEPRINTS = [
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",
+    "app.auth.sandbox_routes:bp",
 ]
 
 

@@ -25,6 +25,7 @@ COUNT_LABELS = {
     "platform_served_units": "平台服务单位", "platform_members": "平台联系委员",
     "people": "人员", "role_assignments": "角色", "staff_accounts": "控制台账号",
     "suggestions": "群众建议", "topics": "议题", "consultations": "协商会议",
+    "wechat_identities": "微信身份（演示人员登录）",
 }
 
 

@@ -1,10 +1,12 @@
 """Settings from the environment, with an embedded default that runs on a bare machine.
 
 Every setting has the usual name (DATABASE_URL, REDIS_URL, PORT, SECRET_KEY, WECHAT_*). Without
-WeChat credentials the product runs in *sandbox mode* against the local fake WeChat server.
+any WeChat credential (CREDENTIALS below) the product runs in *sandbox mode* against the local
+fake WeChat server; a single credential means a real deployment and production rules.
 """
 from __future__ import annotations
 
+import logging
 import os
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -19,6 +21,18 @@ SANDBOX_OA_TOKEN = "sandbox-oa-token"
 
 
 _ENV_NAMES = {"data_key": "DATA_ENCRYPTION_KEY", "lookup_key": "DATA_LOOKUP_KEY"}
+
+# Every setting that is a credential of a real WeChat / WeCom account (issue 10 item 24). Any one
+# of them set means a real deployment: production rules (no development SECRET_KEY, no
+# /sandbox/*, no demo data). The WeCom robot key counts: it posts into a real staff group.
+CREDENTIALS = ("wechat_mp_appid", "wechat_mp_secret", "wechat_oa_appid", "wechat_oa_secret",
+               "wechat_oa_token", "wechat_oa_aes_key", "wecom_robot_key")
+
+log = logging.getLogger(__name__)
+
+
+def _env_name(setting: str) -> str:
+    return _ENV_NAMES.get(setting, setting.upper())
 
 
 class ConfigError(RuntimeError):
@@ -141,7 +155,7 @@ class Config:
             log_level=env.get("LOG_LEVEL", "INFO"),
         )
         values.update(overrides)
-        values["sandbox"] = not values["wechat_mp_appid"]
+        values["sandbox"] = not any(values.get(name) for name in CREDENTIALS)
         known = {f.name for f in fields(cls)}
         unknown = set(values) - known
         if unknown:
@@ -155,28 +169,63 @@ class Config:
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
 
+    def credentials_set(self) -> list[str]:
+        """The environment names of the WeChat credentials that are set (empty in sandbox)."""
+        return [_env_name(name) for name in CREDENTIALS if getattr(self, name)]
+
+    def incomplete_wechat(self) -> list[str]:
+        """WeChat settings that only work together, with one half missing: each entry names
+        what is set and what is missing (issue 10 item 25). Refused in production, warned
+        about in sandbox."""
+        problems = []
+        pairs = (("wechat_mp_appid", "wechat_mp_secret", "小程序"),
+                 ("wechat_oa_appid", "wechat_oa_secret", "公众号"))
+        for appid, secret, label in pairs:
+            have_id, have_secret = bool(getattr(self, appid)), bool(getattr(self, secret))
+            if have_id != have_secret:
+                present, missing = (appid, secret) if have_id else (secret, appid)
+                problems.append(f"{_env_name(present)} is set but {_env_name(missing)} is not "
+                                f"({label}的 AppID 和 AppSecret 须同时设置)")
+        if self.wechat_oa_aes_key and not self.wechat_oa_token:
+            problems.append("WECHAT_OA_AES_KEY is set but WECHAT_OA_TOKEN is not "
+                            "(公众号消息加解密密钥须与服务器令牌同时设置)")
+        return problems
+
+    def warnings(self) -> list[str]:
+        """What is wrong but tolerated in sandbox mode (printed by `make run`, logged)."""
+        return self.incomplete_wechat() if self.sandbox else []
+
     def check(self) -> "Config":
         """Refuse unsafe or inconsistent settings at start-up."""
         if not self.sandbox:
+            why = ", ".join(self.credentials_set()) or "sandbox off"
             missing = [
                 name
-                for name in ("secret_key", "data_key", "lookup_key", "wechat_mp_secret")
+                for name in ("secret_key", "data_key", "lookup_key", "wechat_mp_appid",
+                             "wechat_mp_secret")
                 if not getattr(self, name) or getattr(self, name) == DEV_SECRET
             ]
             if missing:
                 raise ConfigError(
-                    "production mode (WECHAT_MP_APPID set) requires: "
-                    + ", ".join(_ENV_NAMES.get(m, m.upper()) for m in missing)
+                    f"production mode (WeChat credentials set: {why}) requires: "
+                    + ", ".join(_env_name(m) for m in missing)
                 )
             # The embedded stand-ins are per process: an in-process Redis would give every
             # gunicorn worker its own rate limits, token lock and caches, and SQLite its own
             # writer lock. Production runs on the real servers (docs/deploy.md).
             if not self.redis_url:
-                raise ConfigError("production mode (WECHAT_MP_APPID set) requires REDIS_URL "
-                                  "(redis://host:6379/0)")
+                raise ConfigError(f"production mode (WeChat credentials set: {why}) requires "
+                                  "REDIS_URL (redis://host:6379/0)")
             if self.is_sqlite:
-                raise ConfigError("production mode (WECHAT_MP_APPID set) requires DATABASE_URL "
-                                  "pointing at PostgreSQL (postgresql://user@host/db)")
+                raise ConfigError(f"production mode (WeChat credentials set: {why}) requires "
+                                  "DATABASE_URL pointing at PostgreSQL (postgresql://user@host/db)")
+            incomplete = self.incomplete_wechat()
+            if incomplete:
+                raise ConfigError("incomplete WeChat settings: " + "; ".join(incomplete))
+        else:
+            for problem in self.warnings():
+                log.warning("配置不完整 / incomplete WeChat settings (sandbox mode keeps running, "
+                            "production would refuse to start): %s", problem)
         if not 0 < self.wechat_timeout_seconds <= 60:
             raise ConfigError("WECHAT_TIMEOUT_SECONDS must be between 0 and 60 seconds")
         if self.trusted_proxies < 0:

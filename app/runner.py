@@ -76,6 +76,8 @@ def main() -> None:
     mode = "沙箱模式（本地模拟微信）/ sandbox mode (local fake WeChat)" if config.sandbox else "生产模式 / production mode"
     print("\n有事好商量 协商议事平台已启动 / is running")
     print(f"  {mode}")
+    for problem in config.warnings():  # incomplete WeChat settings (production refuses them)
+        print(f"  !!! 配置不完整 / incomplete setting: {problem}")
     print(f"  健康检查 health:    {base}/healthz")
     print(f"  就绪检查 ready:     {base}/readyz")
     print(f"  接口文档 API docs:  {base}/api/docs")
@@ -85,6 +87,13 @@ def main() -> None:
     if fake is not None:
         print(f"  模拟微信 fake WeChat: {fake.base_url}")
     print(f"  数据库 database:    {config.database_url}\n")
+    if config.sandbox:  # one demo person per role and how to act as each (issue 10 item 18)
+        from .org.demo_people import banner
+
+        with app.app_context(), app.extensions["db"].session_scope() as session:
+            text = banner(session, base)
+        if text:
+            print(text + "\n", flush=True)
 
     def _shutdown(*_):
         stop.set()

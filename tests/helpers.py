@@ -47,7 +47,7 @@ def count_statements(engine, fn) -> int:
 
 
 def production_config(config):
-    """The test config turned into a valid production one (WECHAT_MP_APPID and every secret set,
+    """The test config turned into a valid production one (WeChat credentials and every secret set,
     real-server URLs that are only checked, never connected to)."""
     return config.with_(
         testing=False, sandbox=False, secret_key="s" * 40, data_key="d", lookup_key="l",

@@ -35,7 +35,7 @@ def _client_address() -> str:
     return request.remote_addr or "unknown"
 
 
-def _brief(session, person) -> dict:
+def brief(session, person) -> dict:
     return {"id": person.id, "name": person.name, "roles": people.role_codes(session, person)}
 
 
@@ -53,7 +53,7 @@ def wx_login(body: WxLoginRequest):
         session, js_code=body.code, mp=get_wechat().mp, cipher=get_cipher(),
         ttl=timedelta(hours=_config().session_ttl_hours))
     answer = LoginResponse(token=result.token, expires_at=result.login.expires_at,
-                           is_new=result.is_new, person=_brief(session, result.person))
+                           is_new=result.is_new, person=brief(session, result.person))
     session.commit()
     return answer
 
@@ -70,7 +70,7 @@ def bind_phone(body: PhoneBindRequest):
                                  cipher=get_cipher())
     answer = PhoneBindResponse(phone_masked=mask_phone(result.phone),
                                merged=result.merged_from is not None,
-                               person=_brief(session, result.person))
+                               person=brief(session, result.person))
     session.commit()
     return answer
 
@@ -121,13 +121,19 @@ def staff_login(body: StaffLoginRequest):
         raise
     answer = StaffLoginResponse(csrf_token=result.login.csrf_token,
                                 expires_at=result.login.expires_at,
-                                person=_brief(session, result.person))
+                                person=brief(session, result.person))
     session.commit()
     response = jsonify(answer.model_dump(mode="json"))
-    response.set_cookie(STAFF_COOKIE, result.token,
-                        max_age=int(timedelta(hours=config.staff_session_ttl_hours).total_seconds()),
-                        path="/", httponly=True, samesite="Lax", secure=_secure_cookie())
+    set_staff_cookie(response, result.token)
     return response
+
+
+def set_staff_cookie(response, token: str) -> None:
+    """The console session cookie (also set by the sandbox sign-in, app/auth/sandbox_routes.py)."""
+    response.set_cookie(STAFF_COOKIE, token,
+                        max_age=int(timedelta(hours=_config().staff_session_ttl_hours)
+                                    .total_seconds()),
+                        path="/", httponly=True, samesite="Lax", secure=_secure_cookie())
 
 
 @endpoint(bp, "/auth/staff/logout", methods=("POST",), summary="工作人员退出登录",

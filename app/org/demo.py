@@ -29,7 +29,7 @@ from .services import today_local
 from .models import (
     Body, BodyKind, DutyGroup, Enterprise, HostType, MemberLevel, Person, Platform, PlatformCheck,
     PlatformKind, PlatformMember, PlatformServedUnit, Region, RegionKind, Role, RoleAssignment,
-    Sector, SixMust,
+    Sector, SixMust, WechatIdentity,
 )
 
 # Demo six-musts checks are dated two months before the day the demo is seeded, so a fresh
@@ -45,7 +45,8 @@ COUNTED = {"regions": Region, "enterprises": Enterprise, "sectors": Sector, "bod
            "duty_groups": DutyGroup, "platforms": Platform, "platform_checks": PlatformCheck,
            "platform_served_units": PlatformServedUnit, "platform_members": PlatformMember,
            "people": Person, "role_assignments": RoleAssignment, "staff_accounts": StaffAccount,
-           "suggestions": Suggestion, "topics": Topic, "consultations": Consultation}
+           "suggestions": Suggestion, "topics": Topic, "consultations": Consultation,
+           "wechat_identities": WechatIdentity}
 
 
 @functools.lru_cache(maxsize=1)
@@ -412,7 +413,7 @@ def table_counts(session: Session) -> dict[str, int]:
             for name, model in COUNTED.items()}
 
 
-DEMO_REFUSED = ("演示数据含密码公开的演示账号，只能在沙箱模式（未设置 WECHAT_MP_APPID）下载入，"
+DEMO_REFUSED = ("演示数据含密码公开的演示账号，只能在沙箱模式（未设置任何微信凭据）下载入，"
                 "正式环境不得载入")
 
 
@@ -430,6 +431,12 @@ def seed_demo(session: Session, cipher: PersonalDataCipher | None = None) -> dic
     this run: 0 on a second run). Never commits; the caller does."""
     seeder = _Seeder(session, cipher or get_cipher())
     seeder.run()
+    from .demo_people import link_demo_logins
+
+    # One demo person per role signs in with the login code user-demo_<key>-… (issue 10 #18).
+    linked = link_demo_logins(session)
+    if linked:
+        seeder.created["wechat_identities"] += linked
     created = sum(seeder.created.values())
     if created:
         record(session, actor_id=None, action="demo.seed", object_type="demo",

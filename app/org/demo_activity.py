@@ -22,6 +22,7 @@ SUGGESTIONS = [
     ("小区路灯损坏多日未修", "三号楼到大门的路灯坏了两周，晚上出行不安全。", 4),
 ]
 TOPIC_TITLE = "老旧小区加装电梯"
+DEPARTMENT = "住房和城乡建设局"  # the county department concerned (demo_data.COUNTY_DEPARTMENTS)
 
 
 def _room(session: Session) -> Platform | None:
@@ -77,8 +78,10 @@ def seed_activity(seeder) -> None:
                 votes.cast_vote(s, suggestion_id=sug.id, person=voter)
         seeder.created["suggestions"] += 1
 
-    if s.scalar(select(Topic.id).where(Topic.platform_id == room.id,
-                                       Topic.title == TOPIC_TITLE)) is not None:
+    seeded = s.scalar(select(Topic.id).where(Topic.platform_id == room.id,
+                                             Topic.title == TOPIC_TITLE))
+    if seeded is not None:
+        _invite_department(seeder, town, convenor, seeded)  # a city seeded before it was added
         return
     topic = topics.create_topic(s, actor=convenor, platform_id=room.id, title=TOPIC_TITLE,
                                 description=SUGGESTIONS[0][1], category=Category.livelihood,
@@ -122,4 +125,23 @@ def seed_activity(seeder) -> None:
     invitees += [(residents[3].id, InviteGroup.stakeholder)]
     meetings.invite(s, actor=convenor, consultation_id=c.id, invitees=invitees)
     meetings.send_notices(s, actor=convenor, consultation_id=c.id, confirm=True)
+    _invite_department(seeder, town, convenor, topic.id)
     seeder.created["consultations"] += 1
+
+
+def _invite_department(seeder, town: Region, convenor: Person, topic_id: int) -> None:
+    """D9: the county department concerned (its handler, the demo's 承办部门经办人) is invited
+    to the demo meeting while it is still open. Idempotent (invite() skips the invited)."""
+    from ..consultations import services as meetings
+    from ..consultations.models import Consultation, ConsultationState
+    from ..consultations.rules import InviteGroup
+
+    s: Session = seeder.s
+    c = s.scalar(select(Consultation).where(Consultation.topic_id == topic_id)
+                 .order_by(Consultation.id).limit(1))
+    if c is None or c.state is not ConsultationState.scheduled or c.list_locked_at is not None:
+        return
+    county = s.get(Region, town.parent_id)
+    handler = seeder.person(f"county:{county.code}:dept:{DEPARTMENT}", county)
+    meetings.invite(s, actor=convenor, consultation_id=c.id,
+                    invitees=[(handler.id, InviteGroup.department)])

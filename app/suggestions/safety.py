@@ -10,6 +10,12 @@ Fail closed: when WeChat cannot answer (no mini-program openid for the person, W
 timeout, not configured) the WeChat half counts as ``review`` — text is never published
 unchecked. A local ``risky`` hit short-cuts the network call.
 
+Who is checked how (docs/moderation.md, issue 10 item 19): residents get both checks. People
+holding an active official role (OFFICIAL_ROLES: members, convenors, liaisons, reviewers,
+department handlers, staff, admins — named, accountable people, often writing from the console
+where there is no openid) are checked against the local word list only: ``pass`` publishes,
+``review`` holds, ``risky`` refuses; WeChat is not asked.
+
 The word list (app/suggestions/wordlist.txt, or the file named by the setting
 ``content_wordlist`` / env CONTENT_WORDLIST_FILE) is matched case- and width-insensitively
 (NFKC: 全角 → 半角), ignoring zero-width characters, and for plain terms also ignoring spaces,
@@ -31,7 +37,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from ..errors import ValidationFailed
-from ..org.models import Person, WechatApp, WechatIdentity
+from ..org.models import Person, Role, RoleAssignment, WechatApp, WechatIdentity
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +58,10 @@ HELD_MESSAGE = "已提交，审核通过后公开"
 DEFAULT_WORDLIST = Path(__file__).with_name("wordlist.txt")
 
 _VERDICT_LABELS = {PASS: "通过", REVIEW: "待人工审核", RISKY: "不通过"}
+
+# Roles whose holders are checked against the local word list only (everyone but residents).
+OFFICIAL_ROLES = (Role.member, Role.convenor, Role.liaison, Role.reviewer, Role.dept_handler,
+                  Role.staff, Role.admin)
 
 
 class ContentRisky(ValidationFailed):
@@ -167,7 +177,8 @@ def load_wordlist(path: Path | str | None = None) -> WordList:
 @dataclass(frozen=True)
 class SafetyVerdict:
     verdict: str                       # pass / review / risky (the worse of the two checks)
-    wechat: str                        # pass / review / risky / unchecked / failed / skipped
+    wechat: str                        # pass / review / risky / unchecked / failed / skipped /
+                                       # official (not asked: the author holds an official role)
     local: str                         # pass / review / risky
     local_hits: tuple[str, ...] = ()
     wechat_error: str | None = None    # the WechatError code when the call failed
@@ -204,16 +215,36 @@ def _scene(scene: int | str) -> int:
 
 def mp_openid(session: Session | None, person_id: int) -> str | None:
     """The person's mini-program openid (the most recently used one), or None."""
+    session = _session_or_current(session)
     if session is None:
-        if not has_app_context():
-            return None
-        from ..db import get_session
-
-        session = get_session()
+        return None
     return session.scalar(
         select(WechatIdentity.openid)
         .where(WechatIdentity.person_id == person_id, WechatIdentity.app == WechatApp.mp)
         .order_by(WechatIdentity.updated_at.desc(), WechatIdentity.id.desc()).limit(1))
+
+
+def _session_or_current(session: Session | None) -> Session | None:
+    if session is None and has_app_context():
+        from ..db import get_session
+
+        return get_session()
+    return session
+
+
+def holds_official_role(session: Session | None, person_id: int) -> bool:
+    """Whether the person holds an active official role (OFFICIAL_ROLES). Any failure → False:
+    the stricter resident rule applies (fail closed)."""
+    try:
+        session = _session_or_current(session)
+        if session is None:
+            return False
+        return session.scalar(select(RoleAssignment.id).where(
+            RoleAssignment.person_id == person_id, RoleAssignment.is_active.is_(True),
+            RoleAssignment.role.in_(OFFICIAL_ROLES)).limit(1)) is not None
+    except Exception:
+        log.exception("content check: role lookup failed")
+        return False
 
 
 def _wechat_check(session: Session | None, person_id: int, openid: str | None, content: str,
@@ -252,6 +283,7 @@ def _note(verdict: str, wechat: str, wechat_error: str | None, local: str,
         "unchecked": "未检测（该用户没有小程序身份），按待审处理",
         "failed": f"检测失败（{wechat_error}），按待审处理",
         "skipped": "未调用（本地词库已判定不通过）",
+        "official": "未调用（作者有工作身份，只按本地词库审核）",
     }[wechat]
     hits = list(hits)
     local_text = ("未命中" if not hits else
@@ -285,6 +317,8 @@ def check_text(session: Session | None, *, person: Person | int, texts: list[str
         wechat = wechat_used = PASS  # nothing to check
     elif local == RISKY:
         wechat, wechat_used = "skipped", PASS
+    elif holds_official_role(session, person_id):
+        wechat, wechat_used = "official", PASS
     else:
         wechat_used, wechat, wechat_error = _wechat_check(session, person_id, openid,
                                                           "\n".join(pieces), scene_no)

@@ -8,7 +8,7 @@ WECHAT_API_BASE when set (WECHAT.md trap 1) and puts a default timeout on every 
 fetch included (trap 2). Timeouts and connection errors come out as ``WechatError`` with an
 outcome the outbox can act on; raw ``requests`` exceptions never leave this module.
 
-Sandbox mode (no WECHAT_MP_APPID): placeholder appids ``wx_sandbox_mp``/``wx_sandbox_oa`` against
+Sandbox mode (no WeChat credential at all, app/config.py): placeholder appids ``wx_sandbox_mp``/``wx_sandbox_oa`` against
 the local fake (app/wechat/fake.py) at WECHAT_API_BASE.
 """
 from __future__ import annotations
@@ -174,12 +174,13 @@ class WechatApp:
 
     def __init__(self, name: str, appid: str | None, secret: str, *, http: requests.Session,
                  redis_client: redis.Redis, timeout: float = 5.0, refresh_cap: int = 3,
-                 token_mode: str = "classic") -> None:
+                 token_mode: str = "classic", sandbox: bool = False) -> None:
         if token_mode not in ("classic", "stable"):
             raise ValueError("token_mode must be 'classic' or 'stable'")
         self.name = name
         self.appid = appid
         self.secret = secret
+        self.sandbox = sandbox
         self.http = http
         self.timeout = timeout
         self.token_mode = token_mode
@@ -194,7 +195,8 @@ class WechatApp:
 
     def _require_configured(self) -> None:
         if not self.configured:
-            raise WechatError.not_configured(self.name)
+            raise WechatError.not_configured(self.name, appid_set=bool(self.appid),
+                                             sandbox=self.sandbox)
 
     # -- tokens ------------------------------------------------------------------------------
 
@@ -363,7 +365,8 @@ class Wechat:
         self.timeout = float(config.wechat_timeout_seconds)
         self.http = make_http_session(self.api_base, self.timeout)
         common = dict(http=self.http, redis_client=redis_client, timeout=self.timeout,
-                      refresh_cap=config.wechat_token_refresh_cap, token_mode=token_mode)
+                      refresh_cap=config.wechat_token_refresh_cap, token_mode=token_mode,
+                      sandbox=config.sandbox)
         mp_appid, mp_secret = self._credentials("mp", config.wechat_mp_appid,
                                                 config.wechat_mp_secret)
         oa_appid, oa_secret = self._credentials("oa", config.wechat_oa_appid,

@@ -164,11 +164,21 @@ class WechatError(AppError):
             retry_after=max(1, retry_after), api=api)
 
     @classmethod
-    def not_configured(cls, app_name: str) -> "WechatError":
+    def not_configured(cls, app_name: str, *, appid_set: bool = False,
+                       sandbox: bool = False) -> "WechatError":
+        """No usable credentials for this app: the message names the setting to fix."""
         label = "小程序" if app_name == "mp" else "公众号"
-        return cls(f"未配置微信{label}（AppID/AppSecret），也未设置本地模拟服务地址 WECHAT_API_BASE",
-                   code="wechat_not_configured", status=503, outcome=Outcome.RETRYABLE,
-                   retry_after=300, api=None)
+        prefix = "WECHAT_MP" if app_name == "mp" else "WECHAT_OA"
+        if appid_set:
+            message = (f"已设置微信{label} AppID（{prefix}_APPID），但未设置 AppSecret"
+                       f"（{prefix}_SECRET），无法调用微信接口，请补上后重启")
+        elif sandbox:
+            message = (f"沙箱模式未设置本地模拟微信服务地址 WECHAT_API_BASE，无法调用微信{label}"
+                       "接口（make run 会自动启动模拟服务）")
+        else:
+            message = f"未配置微信{label}（{prefix}_APPID / {prefix}_SECRET），无法调用微信接口"
+        return cls(message, code="wechat_not_configured", status=503,
+                   outcome=Outcome.RETRYABLE, retry_after=300, api=None)
 
     @classmethod
     def decrypt_failed(cls) -> "WechatError":

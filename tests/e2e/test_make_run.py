@@ -7,7 +7,9 @@ import os
 import signal
 import socket
 import subprocess
+import re
 import sys
+import threading
 import time
 
 import pytest
@@ -33,11 +35,16 @@ def product(tmp_path_factory):
     env.update(PORT=str(port), DATABASE_URL=f"sqlite:///{db}", LOG_LEVEL="WARNING")
     proc = subprocess.Popen([sys.executable, "-m", "app.runner"], cwd=ROOT, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    # What make run prints, read as it comes (a full pipe would stall the process).
+    proc.lines = []
+    threading.Thread(target=lambda: proc.lines.extend(iter(proc.stdout.readline, "")),
+                     daemon=True).start()
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            pytest.fail(f"make run exited early:\n{proc.stdout.read()}")
+            time.sleep(0.5)
+            pytest.fail(f"make run exited early:\n{''.join(proc.lines)}")
         try:
             if requests.get(f"{base}/healthz", timeout=1).status_code == 200:
                 break
@@ -45,7 +52,7 @@ def product(tmp_path_factory):
             time.sleep(0.3)
     else:
         proc.kill()
-        pytest.fail(f"make run did not come up:\n{proc.stdout.read()}")
+        pytest.fail(f"make run did not come up:\n{''.join(proc.lines)}")
     yield base, proc
     proc.send_signal(signal.SIGTERM)
     try:
@@ -118,3 +125,112 @@ def test_sandbox_chat_demo_as_the_demo_convenor(product):
     feed = requests.get(f"{base}/sandbox/chat/feed", params={"person_id": convenor["id"]},
                         timeout=10)
     assert feed.status_code == 200 and set(feed.json()) == {"inbox", "wechat"}
+
+
+# --- issue 10 item 18: from the banner alone, act as each role -----------------------------------
+
+ROLES = ("群众", "政协委员", "召集人", "审核人（党委）", "审核人（政协）", "承办部门经办人",
+         "县区政协工作人员", "市政协工作人员")
+PERSON_LINE = re.compile(r"^  (?P<label>\S+)：(?P<name>[^（]+)（(?P<where>[^）]*)）"
+                         r"key=(?P<key>\w+) 登录名 login_as=(?P<login_as>\w+)"
+                         r"(?: · 控制台 console (?P<user>\w+) / (?P<password>\S+))? — ")
+
+
+def _banner(proc) -> tuple[str, dict[str, dict]]:
+    """The sign-in URL and the demo people, parsed from what make run printed."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        text = "".join(proc.lines)
+        people = {m["label"]: m.groupdict() for m in
+                  (PERSON_LINE.match(line) for line in text.splitlines()) if m}
+        login = re.search(r"POST (\S+/sandbox/login)", text)
+        if login and len(people) >= len(ROLES):
+            return login.group(1), people
+        time.sleep(0.3)
+    pytest.fail(f"no demo people in make run's banner:\n{''.join(proc.lines)}")
+
+
+def test_from_the_banner_alone_a_newcomer_acts_as_every_role(product):
+    """Each role signs in the way the banner says — the mini-program login code, the sandbox
+    sign-in, a console account — and does one thing that role is there for."""
+    base, proc = product
+    login_url, people = _banner(proc)
+    assert set(ROLES) <= set(people), people
+
+    def sign_in(label: str) -> dict:
+        r = requests.post(login_url, json={"key": people[label]["key"]}, timeout=10)
+        assert r.status_code == 200, r.text
+        assert r.json()["person"]["name"] == people[label]["name"].strip()
+        return {"Authorization": f"Bearer {r.json()['token']}"}
+
+    # 召集人: their room (from /api/me), a topic drafted and sent into its D8 chain.
+    convenor = sign_in("召集人")
+    me = requests.get(f"{base}/api/me", headers=convenor, timeout=10).json()
+    room = next(p for p in me["platforms"] if p["relation"] == "convenor")
+    assert room["name"] in people["召集人"]["where"]
+    topic = requests.post(f"{base}/api/platforms/{room['id']}/topics", headers=convenor, timeout=10,
+                          json={"title": "小区充电桩安装", "description": "电动车充电难，楼道飞线充电有隐患。",
+                                "category": "livelihood", "source": "proposed"})
+    assert topic.status_code == 201, topic.text
+    submitted = requests.post(f"{base}/api/topics/{topic.json()['id']}/submit", headers=convenor,
+                              timeout=10)
+    assert submitted.status_code == 200, submitted.text
+
+    # 审核人（党委）then 审核人（政协）: each finds the step in their reviews and approves it.
+    for label in ("审核人（党委）", "审核人（政协）"):
+        reviewer = sign_in(label)
+        todo = requests.get(f"{base}/api/me/reviews", headers=reviewer, timeout=10).json()["items"]
+        step = next(i for i in todo if i["topic_id"] == topic.json()["id"])
+        r = requests.post(f"{base}/api/topics/{step['topic_id']}/steps/{step['step_id']}/approve",
+                          headers=reviewer, json={}, timeout=10)
+        assert r.status_code == 200, r.text
+    assert r.json()["state"] == "approved", r.json()
+
+    # 群众: the mini-program's own login (the fake WeChat's code for login_as), a suggestion.
+    r = requests.post(f"{base}/api/auth/wx-login", timeout=10,
+                      json={"code": f"user-{people['群众']['login_as']}-e2e"})
+    assert r.status_code == 200 and r.json()["person"]["name"] == people["群众"]["name"].strip()
+    resident = {"Authorization": f"Bearer {r.json()['token']}"}
+    sug = requests.post(f"{base}/api/platforms/{room['id']}/suggestions", headers=resident,
+                        timeout=10, json={"title": "楼道照明不足", "description": "晚上楼道太暗。",
+                                          "category": "livelihood"})
+    assert sug.status_code == 201 and sug.json()["source"] == "proposed", sug.text
+
+    # 政协委员: 荐题 — published at once (an official role: the local word list decides).
+    member = sign_in("政协委员")
+    rec = requests.post(f"{base}/api/platforms/{room['id']}/suggestions", headers=member,
+                        timeout=10, json={"title": "增设社区老年助餐点", "as_member": True,
+                                          "description": "独居老人吃饭难。", "category": "livelihood"})
+    assert rec.status_code == 201, rec.text
+    assert rec.json()["source"] == "recommended" and rec.json()["state"] == "open"
+
+    # 承办部门经办人: answers the demo meeting's invitation, sending a colleague (D9).
+    handler = sign_in("承办部门经办人")
+    meetings = requests.get(f"{base}/api/me/consultations", headers=handler, timeout=10).json()
+    meeting = meetings["items"][0]
+    rsvp = requests.put(f"{base}/api/consultations/{meeting['id']}/rsvp", headers=handler,
+                        timeout=10, json={"answer": "substitute", "substitute_name": "李科长",
+                                          "substitute_title": "城建科科长"})
+    assert rsvp.status_code == 200, rsvp.text
+
+    # 县区政协工作人员: the console account the banner names; 点题 for the town's Party committee.
+    county = requests.Session()
+    who = people["县区政协工作人员"]
+    r = county.post(f"{base}/api/auth/staff/login", timeout=10,
+                    json={"username": who["user"], "password": who["password"]})
+    assert r.status_code == 200, r.text
+    party_body = submitted.json()["steps"][0]["body_id"]
+    assigned = county.post(f"{base}/api/platforms/{room['id']}/suggestions", timeout=10,
+                           headers={"X-CSRF-Token": r.json()["csrf_token"]},
+                           json={"title": "背街小巷环境整治", "description": "请协商整治方案。",
+                                 "category": "difficulty", "assigned_by_body_id": party_body})
+    assert assigned.status_code == 201, assigned.text
+    assert assigned.json()["source"] == "assigned" and assigned.json()["state"] == "open"
+
+    # 市政协工作人员: the sandbox console sign-in; the city's coverage report.
+    city = requests.Session()
+    r = city.post(login_url, json={"key": people["市政协工作人员"]["key"], "console": True},
+                  timeout=10)
+    assert r.status_code == 200 and "csrf_token" in r.json()
+    cov = city.get(f"{base}/api/reports/coverage", timeout=20)
+    assert cov.status_code == 200 and "岗埠村" in cov.text

@@ -296,3 +296,53 @@ def test_every_routing_target_of_the_demo_city_has_an_active_reader(session):
     kinds = {session.get(Body, b).kind for b in targets}
     assert {BodyKind.party_committee, BodyKind.government, BodyKind.cppcc_party_group,
             BodyKind.cppcc_special_committee} <= kinds
+
+
+# --- issue 10 item 18: one demo person per role, and a way to act as each ------------------------
+
+ROLE_KEYS = ["resident", "member", "convenor", "party_reviewer", "cppcc_reviewer", "dept_handler",
+             "county_staff", "city_staff"]
+
+
+def test_the_demo_city_has_a_person_for_every_role(session):
+    from app.consultations.models import Invitation
+    from app.org.demo_people import demo_people
+
+    _seed(session)
+    people = {d.key: d for d in demo_people(session)}
+    assert list(people) == ROLE_KEYS
+
+    def roles(key, **where):
+        stmt = select(RoleAssignment).where(RoleAssignment.person_id == people[key].person_id,
+                                            RoleAssignment.is_active.is_(True))
+        return [(r.role, r.body.kind if r.body else None) for r in session.scalars(stmt)]
+
+    assert (Role.resident, None) in roles("resident")
+    assert (Role.member, None) in roles("member")
+    assert (Role.reviewer, BodyKind.party_committee) in roles("party_reviewer")
+    assert (Role.reviewer, BodyKind.cppcc) in roles("cppcc_reviewer")
+    assert (Role.dept_handler, BodyKind.department) in roles("dept_handler")
+    assert (Role.staff, None) in roles("county_staff") and (Role.staff, None) in roles("city_staff")
+    room = session.scalar(select(Platform).where(
+        Platform.convenor_id == people["convenor"].person_id))
+    assert room is not None and room.name in people["convenor"].where
+    assert people["county_staff"].console == "haibin_staff"
+    assert people["city_staff"].console == "city_staff"
+    # The department handler is invited to the demo meeting as the department concerned (D9).
+    inv = session.scalar(select(Invitation).where(
+        Invitation.person_id == people["dept_handler"].person_id))
+    assert inv is not None and inv.group.value == "department"
+
+
+def test_each_demo_person_signs_in_with_the_fake_wechat_login_code(session, app, client):
+    """The login code user-demo_<key>-… (sandbox.login_as in DevTools) signs in as that demo
+    person through the ordinary /api/auth/wx-login."""
+    from app.org.demo_people import demo_people
+
+    _seed(session)
+    people = demo_people(session)
+    session.commit()  # end the read: the requests below write (SQLite has one writer)
+    for d in people:
+        r = client.post("/api/auth/wx-login", json={"code": f"user-{d.login_as}-t1"})
+        assert r.status_code == 200, r.json
+        assert r.json["person"]["id"] == d.person_id and r.json["is_new"] is False, d.key

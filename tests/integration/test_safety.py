@@ -190,3 +190,78 @@ def test_check_text_outside_an_app_context_fails_closed():
 
 PNG = (b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + (2).to_bytes(4, "big")
        + (2).to_bytes(4, "big") + b"\x08\x02\x00\x00\x00" + b"\x00" * 4 + b"\x00" * 16)
+
+
+# --- issue 10 item 19: accounts with an official role (docs/moderation.md) ----------------------
+
+def _console(app, world, who: str, role, **scope) -> dict:
+    """A console-only person (no mini-program openid) holding `role`, signed in with a staff
+    session: the cookie and the CSRF header."""
+    from datetime import timedelta
+
+    from app.auth.current import STAFF_COOKIE, open_session
+    from app.auth.models import SessionKind
+    from app.org import factories as f
+    from app.org.models import Region
+
+    with committed_session(app) as s:
+        county = s.get(Region, world["regions"]["county"])
+        person = f.create_person(s, name=f"控制台{who}", phone=None, home_region=county)
+        f.assign_role(s, person, role, region=county, **scope)
+        s.flush()
+        token, login = open_session(s, person, SessionKind.staff, timedelta(hours=1))
+        csrf = login.csrf_token
+    return {"cookie": (STAFF_COOKIE, token), "X-CSRF-Token": csrf}
+
+
+def _post(client, world, login, **extra):
+    client.set_cookie(*login["cookie"])
+    headers = {"X-CSRF-Token": login["X-CSRF-Token"]}
+    return client.post(f"/api/platforms/{world['rooms']['town']}/suggestions",
+                       json={**SUGGESTION_TEXT, **extra}, headers=headers)
+
+
+SUGGESTION_TEXT = {"title": "小区停车位太少", "description": "晚上回来找不到车位，消防通道经常被占。",
+                   "category": "livelihood"}
+
+
+def test_staff_assigning_and_members_recommending_from_the_console_are_published(
+        client, app, world, fake_wechat):
+    """点题 by county staff and 荐题 by a member from the console have no openid: the local word
+    list decides and clean text is published at once (no self-approval of held text)."""
+    from app.org.models import Role
+
+    staff = _console(app, world, "staff", Role.staff)
+    r = _post(client, world, staff, assigned_by_body_id=world["bodies"]["county_gov"])
+    assert r.status_code == 201, r.json
+    assert r.json["source"] == "assigned" and r.json["state"] == "open", r.json
+    member = _console(app, world, "member", Role.member)
+    r2 = _post(client, world, member, title="建议增设公交站点")
+    assert r2.status_code == 201, r2.json
+    assert r2.json["source"] == "recommended" and r2.json["state"] == "open", r2.json
+    assert {r.json["id"], r2.json["id"]} <= listed_ids(client)
+    assert sec_calls(fake_wechat, answered=False) == []  # no openid: WeChat never asked
+    with committed_session(app) as s:
+        note = s.get(Suggestion, r.json["id"]).moderation_note
+    assert "工作身份" in note and "本地词库：未命中" in note
+
+
+def test_officials_still_meet_the_local_word_list(client, app, world, fake_wechat):
+    from app.org.models import Role
+
+    staff = _console(app, world, "staff", Role.staff)
+    risky = _post(client, world, staff, title="专业代开发票")
+    assert risky.status_code == 422 and risky.json["error"] == "content_risky"
+    # "网络赌博" is a review term of the bundled list: held for a person to judge.
+    held = _post(client, world, staff, description="反映小区有人组织网络赌博，请核实")
+    assert held.status_code == 201 and held.json["state"] == "held"
+
+
+def test_residents_keep_the_wechat_check(client, app, world, fake_wechat):
+    """A resident with an openid still goes through msgSecCheck (review → held); one without is
+    still held unchecked."""
+    r = propose(client, world, description="这里有待审测试词")
+    assert r.status_code == 201 and r.json["state"] == "held"
+    assert len(sec_calls(fake_wechat)) == 1
+    r = propose(client, world, "no_openid", title="楼道堆物")
+    assert r.status_code == 201 and r.json["state"] == "held"

@@ -262,6 +262,28 @@ def test_sandbox_without_api_base_is_not_configured_and_calls_nothing(redis_clie
     assert info.value.code == "wechat_not_configured" and "公众号" in info.value.message
 
 
+def test_an_appid_without_its_secret_names_the_missing_secret(fake_wechat, redis_client):
+    """Issue 10 item 25: WECHAT_OA_APPID without WECHAT_OA_SECRET — sends and unionid look-ups
+    say which setting is missing, not WECHAT_API_BASE; and nothing reaches WeChat."""
+    for sandbox in (True, False):
+        wechat = make_wechat(fake_wechat, redis_client, sandbox=sandbox,
+                             wechat_oa_appid="wxoa1234567890")
+        for call in (lambda: wechat.oa.send_text("o_x", "hi"),
+                     lambda: wechat.oa.user_info("o_x")):
+            with pytest.raises(WechatError) as info:
+                call()
+            assert info.value.code == "wechat_not_configured"
+            assert "WECHAT_OA_SECRET" in info.value.message
+            assert "WECHAT_API_BASE" not in info.value.message
+        wechat.close()
+    assert fake_wechat.calls() == []
+    # Production without any Official Account: both settings are named.
+    prod = Wechat(Config(sandbox=False), redis_client)
+    with pytest.raises(WechatError) as info:
+        prod.oa.send_text("o_x", "hi")
+    assert "WECHAT_OA_APPID" in info.value.message and "WECHAT_API_BASE" not in info.value.message
+
+
 def test_real_credentials_are_used_when_configured(fake_wechat, redis_client):
     fake_wechat.register_app("wx1234567890abcdef", "real-secret")
     wechat = make_wechat(fake_wechat, redis_client, wechat_mp_appid="wx1234567890abcdef",

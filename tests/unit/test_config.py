@@ -82,3 +82,70 @@ def test_trusted_proxies_is_a_count(monkeypatch):
     monkeypatch.setenv("TRUSTED_PROXIES", "-1")
     with pytest.raises(ConfigError, match="TRUSTED_PROXIES"):
         Config.from_env()
+
+
+# --- issue 10 item 24: sandbox only without any WeChat credential ------------------------------
+
+CREDENTIALS = ("WECHAT_MP_APPID", "WECHAT_MP_SECRET", "WECHAT_OA_APPID", "WECHAT_OA_SECRET",
+               "WECHAT_OA_TOKEN", "WECHAT_OA_AES_KEY", "WECOM_ROBOT_KEY")
+
+
+@pytest.fixture
+def bare_env(monkeypatch):
+    """No WeChat credential, no secret: the embedded default."""
+    for name in CREDENTIALS + ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "DATA_LOOKUP_KEY",
+                               "REDIS_URL", "DATABASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    return monkeypatch
+
+
+@pytest.mark.parametrize("name,value", [
+    ("WECHAT_MP_SECRET", "mp-secret"), ("WECHAT_OA_APPID", "wxoa"),
+    ("WECHAT_OA_SECRET", "oa-secret"), ("WECHAT_OA_TOKEN", "oa-token"),
+    ("WECHAT_OA_AES_KEY", "a" * 43), ("WECOM_ROBOT_KEY", "robot-key")])
+def test_any_wechat_credential_means_production_rules(bare_env, name, value):
+    """One real credential alone (the Official Account's, the WeCom robot's) is a deployment:
+    production rules — the development SECRET_KEY is refused, so is the missing mini-program."""
+    bare_env.setenv(name, value)
+    with pytest.raises(ConfigError) as err:
+        Config.from_env()
+    text = str(err.value)
+    assert name in text  # says which credential switched production on
+    for needed in ("SECRET_KEY", "DATA_ENCRYPTION_KEY", "WECHAT_MP_APPID"):
+        assert needed in text.split("requires:")[1], text
+
+
+def test_official_account_credentials_with_every_secret_run_in_production(production_env):
+    production_env.delenv("WECHAT_MP_APPID")
+    production_env.setenv("WECHAT_OA_APPID", "wxoa")
+    production_env.setenv("WECHAT_OA_SECRET", "oa-secret")
+    production_env.setenv("WECHAT_OA_TOKEN", "oa-token")
+    with pytest.raises(ConfigError, match="WECHAT_MP_APPID"):
+        Config.from_env()
+    production_env.setenv("WECHAT_MP_APPID", "wx123")
+    assert Config.from_env().sandbox is False
+
+
+# --- issue 10 item 25: incomplete WeChat settings are caught at start-up ------------------------
+
+@pytest.mark.parametrize("present,missing", [
+    ({"WECHAT_OA_APPID": "wxoa", "WECHAT_OA_TOKEN": "t"}, "WECHAT_OA_SECRET"),
+    ({"WECHAT_OA_SECRET": "s"}, "WECHAT_OA_APPID"),
+    ({"WECHAT_OA_AES_KEY": "a" * 43}, "WECHAT_OA_TOKEN")])
+def test_production_refuses_an_incomplete_official_account(production_env, present, missing):
+    for name, value in present.items():
+        production_env.setenv(name, value)
+    with pytest.raises(ConfigError, match=missing):
+        Config.from_env()
+
+
+def test_sandbox_warns_loudly_about_an_incomplete_official_account(caplog):
+    """Sandbox (tests, a developer's machine) keeps running, but says what is missing."""
+    import logging
+
+    config = Config(sandbox=True, wechat_oa_appid="wxoa", wechat_oa_token="t")
+    with caplog.at_level(logging.WARNING, logger="app.config"):
+        config.check()
+    assert any("WECHAT_OA_SECRET" in w for w in config.warnings())
+    assert "WECHAT_OA_SECRET" in caplog.text
+    assert Config(sandbox=True).warnings() == []
