@@ -97,9 +97,26 @@ def _out_of_range(value: Any, where: str) -> str | None:
     return None
 
 
+def _at_most_regex(limit: int) -> str:
+    """A regex for the decimal numbers 0…limit (leading zeros allowed within limit's length)."""
+    digits = str(limit)
+    alternatives = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        if d != "0":
+            rest = len(digits) - i - 1
+            alternatives.append(digits[:i] + f"[0-{int(d) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    alternatives.append(digits)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
 class BoundedIntConverter(IntegerConverter):
     """`<int:…>` in every route: a path id above MAX_INT matches nothing (404), never reaching
-    the database. Installed by create_app before the blueprints."""
+    the database. Installed by create_app before the blueprints.
+
+    The bound is in the regex, not only in `max`: werkzeug checks `max` after it has chosen a
+    rule, and a refusal there reports the other rules at that path as a 405 (issue 10 #12)."""
+
+    regex = _at_most_regex(MAX_INT)
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         kwargs.setdefault("max", MAX_INT)

@@ -106,7 +106,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", "请求失败"))
-        return error_response(AppError(message, code=code, status=err.code))
+        body, status = error_response(AppError(message, code=code, status=err.code))
+        # werkzeug's own headers (Allow on every 405, WWW-Authenticate, Retry-After) survive.
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
