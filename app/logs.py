@@ -12,6 +12,19 @@ from flask import Flask, g, has_request_context, request
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# Path arguments that are secrets themselves: an upload's key is what makes its URL private.
+_SECRET_PATH_ARGS = frozenset({"key"})
+
+
+def _loggable_path() -> str:
+    """The request path with secret path arguments blanked (ids and names stay)."""
+    rule, args = request.url_rule, request.view_args or {}
+    if rule is None or not _SECRET_PATH_ARGS & args.keys():
+        return request.path
+    return re.sub(r"<(?:[^>:]+:)?([^>]+)>",
+                  lambda m: "***" if m.group(1) in _SECRET_PATH_ARGS else str(args[m.group(1)]),
+                  rule.rule)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -68,7 +81,8 @@ def install_request_ids(app: Flask) -> None:
                 "request",
                 extra={"fields": {
                     "method": request.method,
-                    "path": request.path,  # the query string may carry codes or tokens: not logged
+                    # The query string may carry codes or tokens: not logged.
+                    "path": _loggable_path(),
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 }},
