@@ -14,6 +14,7 @@ before the view runs (a login requirement or a permission action name).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -52,6 +53,8 @@ _PYDANTIC_MESSAGES = {
     "date_from_datetime_parsing": "日期格式不正确",
     "date_parsing": "日期格式不正确",
     "datetime_parsing": "时间格式不正确",
+    "datetime_type": "时间格式不正确",
+    "date_type": "日期格式不正确",
     "model_type": "应为对象",
     "dict_type": "应为对象",
     "list_type": "应为列表",
@@ -131,9 +134,15 @@ def _fail(details: list[dict]) -> ValidationFailed:
     )
 
 
-def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
+def parse_model(model: type[BaseModel], data: Any, *, strict: bool = False) -> BaseModel:
+    """Validate `data` (a query's strings: lax, "3" is 3; a JSON body: `strict=True`, where a
+    value must already have its type — "yes" is not true, "3" is not 3 — while JSON's own
+    spellings stay valid: ISO 8601 times and dates, enum values)."""
     try:
-        parsed = model.model_validate(data)
+        if strict:
+            parsed = model.model_validate_json(json.dumps(data), strict=True)
+        else:
+            parsed = model.model_validate(data)
     except ValidationError as exc:
         raise _fail(validation_details(exc)) from None
     where = _out_of_range(parsed.model_dump(), "")
@@ -187,7 +196,7 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                 payload = request.get_json(silent=True)
                 if not isinstance(payload, dict):
                     raise AppError("请求内容应为 JSON 对象", code="invalid_json", status=400)
-                kwargs["body"] = parse_model(body, payload)
+                kwargs["body"] = parse_model(body, payload, strict=True)
             result = view(**kwargs)
             return _to_response(result, status)
 

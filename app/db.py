@@ -144,6 +144,12 @@ def get_session() -> Session:
     return session
 
 
+def contains_literally(column, text: str):
+    """`column LIKE '%text%'` with the text taken literally: a search for "_" or "%" finds those
+    characters, never every row (the one way a search term reaches SQL; issue 10 #11)."""
+    return column.contains(text, autoescape=True)
+
+
 def insert_ignoring_duplicate(session: Session, table, values: dict,
                               unique_columns: list[str]) -> bool:
     """INSERT … ON CONFLICT (unique_columns) DO NOTHING in the caller's transaction; True when
