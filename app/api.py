@@ -24,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
+from .crypto import mask_public
 from .errors import AppError, ValidationFailed
 
 _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -198,7 +199,7 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                     raise AppError("请求内容应为 JSON 对象", code="invalid_json", status=400)
                 kwargs["body"] = parse_model(body, payload, strict=True)
             result = view(**kwargs)
-            return _to_response(result, status)
+            return _to_response(result, status, public=auth is None)
 
         prefix = bp.url_prefix or ""
         full_rule = prefix + rule
@@ -215,15 +216,18 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
     return decorate
 
 
-def _to_response(result: Any, default_status: int):
+def _to_response(result: Any, default_status: int, *, public: bool = False):
+    """A public (no-login) answer never carries a phone or ID-card number, whatever a user
+    wrote into a title, reason or comment (issue 10 #9). A view answering with its own
+    Response (a cached page, a file) masks what it serves itself."""
     status = default_status
     if isinstance(result, tuple):
         result, status = result
     if isinstance(result, Response):
         return result
     if isinstance(result, BaseModel):
-        return jsonify(result.model_dump(mode="json")), status
-    return jsonify(result), status
+        result = result.model_dump(mode="json")
+    return jsonify(mask_public(result) if public else result), status
 
 
 _DOWNLOAD_TYPES = {
