@@ -26,6 +26,16 @@ def _loggable_path() -> str:
                   rule.rule)
 
 
+# PostgreSQL's error DETAIL quotes the row's values ("Key (phone_hash)=(…) already exists",
+# "Failing row contains (…)"): personal data. The engine hides bound parameters
+# (hide_parameters); this hides what the server itself echoes.
+_PG_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
+def _without_row_values(text: str) -> str:
+    return _PG_DETAIL.sub("DETAIL: (hidden: may quote row values)", text)
+
+
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry = {
@@ -33,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _without_row_values(record.getMessage()),
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
@@ -41,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         if isinstance(extra, dict):
             entry.update(extra)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = _without_row_values(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
