@@ -14,6 +14,7 @@ before the view runs (a login requirement or a permission action name).
 from __future__ import annotations
 
 import functools
+import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -23,6 +24,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic.json_schema import models_json_schema
 from werkzeug.routing import IntegerConverter
 
+from .crypto import mask_public
 from .errors import AppError, ValidationFailed
 
 _RULE_PARAM = re.compile(r"<(?:(\w+):)?(\w+)>")
@@ -52,6 +54,8 @@ _PYDANTIC_MESSAGES = {
     "date_from_datetime_parsing": "日期格式不正确",
     "date_parsing": "日期格式不正确",
     "datetime_parsing": "时间格式不正确",
+    "datetime_type": "时间格式不正确",
+    "date_type": "日期格式不正确",
     "model_type": "应为对象",
     "dict_type": "应为对象",
     "list_type": "应为列表",
@@ -97,9 +101,26 @@ def _out_of_range(value: Any, where: str) -> str | None:
     return None
 
 
+def _at_most_regex(limit: int) -> str:
+    """A regex for the decimal numbers 0…limit (leading zeros allowed within limit's length)."""
+    digits = str(limit)
+    alternatives = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    for i, d in enumerate(digits):
+        if d != "0":
+            rest = len(digits) - i - 1
+            alternatives.append(digits[:i] + f"[0-{int(d) - 1}]" + (rf"\d{{{rest}}}" if rest else ""))
+    alternatives.append(digits)
+    return "(?:" + "|".join(alternatives) + ")"
+
+
 class BoundedIntConverter(IntegerConverter):
     """`<int:…>` in every route: a path id above MAX_INT matches nothing (404), never reaching
-    the database. Installed by create_app before the blueprints."""
+    the database. Installed by create_app before the blueprints.
+
+    The bound is in the regex, not only in `max`: werkzeug checks `max` after it has chosen a
+    rule, and a refusal there reports the other rules at that path as a 405 (issue 10 #12)."""
+
+    regex = _at_most_regex(MAX_INT)
 
     def __init__(self, map, *args, **kwargs) -> None:  # noqa: A002 (werkzeug's name)
         kwargs.setdefault("max", MAX_INT)
@@ -114,9 +135,15 @@ def _fail(details: list[dict]) -> ValidationFailed:
     )
 
 
-def parse_model(model: type[BaseModel], data: Any) -> BaseModel:
+def parse_model(model: type[BaseModel], data: Any, *, strict: bool = False) -> BaseModel:
+    """Validate `data` (a query's strings: lax, "3" is 3; a JSON body: `strict=True`, where a
+    value must already have its type — "yes" is not true, "3" is not 3 — while JSON's own
+    spellings stay valid: ISO 8601 times and dates, enum values)."""
     try:
-        parsed = model.model_validate(data)
+        if strict:
+            parsed = model.model_validate_json(json.dumps(data), strict=True)
+        else:
+            parsed = model.model_validate(data)
     except ValidationError as exc:
         raise _fail(validation_details(exc)) from None
     where = _out_of_range(parsed.model_dump(), "")
@@ -170,9 +197,9 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                 payload = request.get_json(silent=True)
                 if not isinstance(payload, dict):
                     raise AppError("请求内容应为 JSON 对象", code="invalid_json", status=400)
-                kwargs["body"] = parse_model(body, payload)
+                kwargs["body"] = parse_model(body, payload, strict=True)
             result = view(**kwargs)
-            return _to_response(result, status)
+            return _to_response(result, status, public=auth is None)
 
         prefix = bp.url_prefix or ""
         full_rule = prefix + rule
@@ -189,15 +216,18 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
     return decorate
 
 
-def _to_response(result: Any, default_status: int):
+def _to_response(result: Any, default_status: int, *, public: bool = False):
+    """A public (no-login) answer never carries a phone or ID-card number, whatever a user
+    wrote into a title, reason or comment (issue 10 #9). A view answering with its own
+    Response (a cached page, a file) masks what it serves itself."""
     status = default_status
     if isinstance(result, tuple):
         result, status = result
     if isinstance(result, Response):
         return result
     if isinstance(result, BaseModel):
-        return jsonify(result.model_dump(mode="json")), status
-    return jsonify(result), status
+        result = result.model_dump(mode="json")
+    return jsonify(mask_public(result) if public else result), status
 
 
 _DOWNLOAD_TYPES = {

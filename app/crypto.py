@@ -68,3 +68,31 @@ def mask_name(name: str) -> str:
     if not name:
         return "匿名"
     return name[0] + "*" * max(1, len(name) - 1)
+
+
+# Mainland mobile numbers as people type them (plain, +86/86, in 3-4-4 groups with spaces or
+# hyphens) and 18-digit resident ID numbers, wherever they stand in free text.
+_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
+_ID_CARD_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
+
+
+def mask_numbers(text: str) -> str:
+    """Free text for the public: phone and ID-card numbers blanked (***). The one rule for
+    every public text — the trail, and every answer of a no-login endpoint (app/api.py)."""
+    return _ID_CARD_IN_TEXT.sub("***", _MOBILE_IN_TEXT.sub("***", text))
+
+
+# Keys whose values are addresses or opaque tokens, not text (an upload key may hold digits).
+_NOT_TEXT = ("url", "cursor")
+
+
+def mask_public(value):
+    """`mask_numbers` applied to every string of a JSON-ready value (dicts, lists)."""
+    if isinstance(value, str):
+        return mask_numbers(value)
+    if isinstance(value, list):
+        return [mask_public(v) for v in value]
+    if isinstance(value, dict):
+        return {k: v if isinstance(k, str) and k.endswith(_NOT_TEXT) else mask_public(v)
+                for k, v in value.items()}
+    return value

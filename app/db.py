@@ -62,8 +62,11 @@ class TimestampMixin:
 
 
 def make_engine(url: str) -> Engine:
+    # hide_parameters: an error's text (logged) never carries the bound values — phone hashes,
+    # ciphertexts, token hashes (issue 10 #14; nothing personal in logs).
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30},
+                               hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
@@ -80,7 +83,8 @@ def make_engine(url: str) -> Engine:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
 
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         hide_parameters=True)
 
 
 class Database:
@@ -138,6 +142,12 @@ def get_session() -> Session:
         session = get_db().new_session()
         g.db_session = session
     return session
+
+
+def contains_literally(column, text: str):
+    """`column LIKE '%text%'` with the text taken literally: a search for "_" or "%" finds those
+    characters, never every row (the one way a search term reaches SQL; issue 10 #11)."""
+    return column.contains(text, autoescape=True)
 
 
 def insert_ignoring_duplicate(session: Session, table, values: dict,

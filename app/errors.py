@@ -8,7 +8,8 @@ import logging
 from typing import Any
 
 from flask import Flask, g, jsonify
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -79,6 +80,17 @@ class ServiceUnavailable(AppError):
     message = "服务暂时不可用，请稍后再试"
 
 
+class DatabaseUnavailable(ServiceUnavailable):
+    """The database cannot be reached or dropped the connection (a restart, a failover, a full
+    pool). Nothing was written: the request's transaction never committed."""
+    code = "database_unavailable"
+    message = "数据库暂时无法访问，请稍后重试"
+
+
+# Seconds a client should wait before retrying after a 503 (a failover or restart takes a few).
+RETRY_AFTER_SECONDS = 5
+
+
 # Chinese messages for the HTTP errors Flask/Werkzeug raise themselves.
 _HTTP_MESSAGES = {
     400: ("bad_request", "请求格式有误"),
@@ -106,7 +118,12 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http_error(err: HTTPException):
         code, message = _HTTP_MESSAGES.get(err.code or 500, ("http_error", "请求失败"))
-        return error_response(AppError(message, code=code, status=err.code))
+        body, status = error_response(AppError(message, code=code, status=err.code))
+        # werkzeug's own headers (Allow on every 405, WWW-Authenticate, Retry-After) survive.
+        for name, value in err.get_headers():
+            if name.lower() != "content-type":
+                body.headers[name] = value
+        return body, status
 
     @app.errorhandler(OverflowError)
     @app.errorhandler(DataError)
@@ -117,6 +134,21 @@ def register_error_handlers(app: Flask) -> None:
         log.warning("value rejected by the database: %s", str(err).splitlines()[0][:200])
         return error_response(AppError("提交的数值超出允许范围", code="value_out_of_range",
                                        status=400))
+
+    @app.errorhandler(PoolTimeout)
+    @app.errorhandler(DBAPIError)
+    def _database_error(err: Exception):
+        # Lost or refused connections (OperationalError, InterfaceError, a disconnect SQLAlchemy
+        # recognised) and a full pool are the database being unavailable: 503 with Retry-After,
+        # never 500. The session is rolled back on teardown; a disconnect also invalidates the
+        # pooled connection, so the next request gets a live one.
+        if not (isinstance(err, (OperationalError, InterfaceError, PoolTimeout))
+                or getattr(err, "connection_invalidated", False)):
+            return _unexpected(err)
+        log.warning("database unavailable: %s", str(err).splitlines()[0][:200])
+        body, status = error_response(DatabaseUnavailable())
+        body.headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
+        return body, status
 
     @app.errorhandler(Exception)
     def _unexpected(err: Exception):

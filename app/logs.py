@@ -12,6 +12,29 @@ from flask import Flask, g, has_request_context, request
 
 _REQUEST_ID_OK = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
+# Path arguments that are secrets themselves: an upload's key is what makes its URL private.
+_SECRET_PATH_ARGS = frozenset({"key"})
+
+
+def _loggable_path() -> str:
+    """The request path with secret path arguments blanked (ids and names stay)."""
+    rule, args = request.url_rule, request.view_args or {}
+    if rule is None or not _SECRET_PATH_ARGS & args.keys():
+        return request.path
+    return re.sub(r"<(?:[^>:]+:)?([^>]+)>",
+                  lambda m: "***" if m.group(1) in _SECRET_PATH_ARGS else str(args[m.group(1)]),
+                  rule.rule)
+
+
+# PostgreSQL's error DETAIL quotes the row's values ("Key (phone_hash)=(…) already exists",
+# "Failing row contains (…)"): personal data. The engine hides bound parameters
+# (hide_parameters); this hides what the server itself echoes.
+_PG_DETAIL = re.compile(r"^DETAIL:.*$", re.MULTILINE)
+
+
+def _without_row_values(text: str) -> str:
+    return _PG_DETAIL.sub("DETAIL: (hidden: may quote row values)", text)
+
 
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
@@ -20,7 +43,7 @@ class JsonFormatter(logging.Formatter):
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname,
             "logger": record.name,
-            "msg": record.getMessage(),
+            "msg": _without_row_values(record.getMessage()),
         }
         if has_request_context():
             entry["request_id"] = g.get("request_id")
@@ -28,7 +51,7 @@ class JsonFormatter(logging.Formatter):
         if isinstance(extra, dict):
             entry.update(extra)
         if record.exc_info:
-            entry["exc"] = self.formatException(record.exc_info)
+            entry["exc"] = _without_row_values(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False, default=str)
 
 
@@ -68,7 +91,8 @@ def install_request_ids(app: Flask) -> None:
                 "request",
                 extra={"fields": {
                     "method": request.method,
-                    "path": request.path,  # the query string may carry codes or tokens: not logged
+                    # The query string may carry codes or tokens: not logged.
+                    "path": _loggable_path(),
                     "status": response.status_code,
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 }},

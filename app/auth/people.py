@@ -8,6 +8,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from ..audit.services import record
 from ..crypto import PersonalDataCipher, mask_phone, normalise_phone
+from ..db import contains_literally
 from ..errors import NotFound
 from ..org.models import (
     ROLE_LABELS,
@@ -166,7 +167,7 @@ def list_people(session: Session, viewer: Person, *, cipher: PersonalDataCipher,
             searched_phone = normalise_phone(q)
             conditions.append(Person.phone_hash == cipher.lookup_hash(searched_phone))
         else:
-            conditions.append(Person.name.contains(q, autoescape=True))
+            conditions.append(contains_literally(Person.name, q))
     total = session.scalar(select(func.count()).select_from(Person).where(*conditions)) or 0
     people = session.scalars(select(Person).where(*conditions).order_by(Person.id)
                              .offset((page - 1) * per_page).limit(per_page)).all()

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..suggestions.schemas import SingleLine
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -28,7 +30,7 @@ class StaffLoginRequest(_Strict):
 
 
 class MeUpdate(_Strict):
-    name: str | None = Field(default=None, min_length=1, max_length=32, description="称呼/姓名")
+    name: SingleLine | None = Field(default=None, min_length=1, max_length=32, description="称呼/姓名")
     home_region_id: int | None = Field(default=None, ge=1,
                                        description="所在区域（村/社区/乡镇街道等）")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from ..db import contains_literally
 from ..errors import NotFound
 from ..org.models import (ROLE_LABELS, Person, Platform, RoleAssignment, WechatApp,
                           WechatIdentity)
@@ -22,7 +23,7 @@ def people_to_pick(session: Session, q: str = "") -> list[dict]:
     demos), each with their role labels and the platforms they run (where the meetings are)."""
     stmt = select(Person).where(Person.is_active.is_(True))
     if q:
-        stmt = stmt.where(Person.name.contains(q))
+        stmt = stmt.where(contains_literally(Person.name, q))
     found = list(session.scalars(stmt.order_by(Person.id).limit(200)))
     roles: dict[int, set[str]] = {}
     places: dict[int, set[str]] = {}

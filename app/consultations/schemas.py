@@ -11,6 +11,7 @@ from .models import (
     OpinionListState, PlaceKind, RoutingState,
     ResearchKind, ResearchLink, ResearchState, ResearchTask,
 )
+from ..suggestions.schemas import SingleLine
 from ..workdays import CHINA_TZ
 from .rules import InviteGroup, OpinionScope, RouteAction
 from .services import GroupTally
@@ -118,8 +119,8 @@ class ConsultationIn(BaseModel):
 
     @field_validator("starts_at", "ends_at")
     @classmethod
-    def _aware(cls, value: datetime) -> datetime:
-        if value.tzinfo is None:
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
             raise ValueError("时间须带时区，例如 +08:00")
         return value
 
@@ -139,6 +140,15 @@ class ConsultationPatch(BaseModel):
     _place = field_validator("place", mode="before")(_single_line)
     _aware = field_validator("starts_at", "ends_at")(ConsultationIn._aware.__func__)
 
+    @model_validator(mode="after")
+    def _not_cleared(self) -> "ConsultationPatch":
+        # Leave a field out to keep it; null cannot clear what a meeting must have. (An "after"
+        # check: a "before" validator would hand strict mode Python strings, not JSON ones.)
+        for name in ("starts_at", "ends_at", "place_kind", "briefing_days_before"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} 不能为空（不修改请不要提交该项）")
+        return self
+
 
 class CancelIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -150,7 +160,7 @@ class InviteeIn(BaseModel):
     person_id: int | None = Field(default=None, ge=1, description="已登记的人员；或改填 phone + name")
     phone: str | None = Field(default=None, max_length=20,
                               description="被邀请人的手机号（尚未使用小程序的群众，按手机号邀请）")
-    name: str | None = Field(default=None, max_length=40, description="按手机号邀请时的姓名")
+    name: SingleLine | None = Field(default=None, max_length=40, description="按手机号邀请时的姓名")
     group: InviteGroup = Field(description="member 政协委员 / resident 群众代表 / stakeholder "
                                            "利益相关方 / official 党政领导 / department 职能部门")
 
@@ -206,7 +216,7 @@ class RsvpIn(BaseModel):
     answer: Answer = Field(description="accepted 参加 / declined 请假（须说明原因）/ substitute "
                                        "委派他人（仅党政领导和职能部门）")
     reason: str | None = Field(default=None, max_length=200)
-    substitute_name: str | None = Field(default=None, max_length=40)
+    substitute_name: SingleLine | None = Field(default=None, max_length=40)
     substitute_title: str | None = Field(default=None, max_length=60)
 
 
@@ -266,7 +276,7 @@ class CheckinIn(BaseModel):
 class MarkPresentIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     person_id: int | None = Field(default=None, ge=1, description="已登记的人员（受邀人或群众）")
-    name: str | None = Field(default=None, max_length=40, description="未登记的现场群众：姓名")
+    name: SingleLine | None = Field(default=None, max_length=40, description="未登记的现场群众：姓名")
     group: InviteGroup | None = Field(default=None, description="未受邀人员的群体，默认群众代表")
 
 
@@ -289,7 +299,7 @@ class SpeechIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     group: InviteGroup
     text: str = Field(min_length=1, max_length=5000)
-    speaker_name: str | None = Field(default=None, max_length=40)
+    speaker_name: SingleLine | None = Field(default=None, max_length=40)
     speaker_person_id: int | None = Field(default=None, ge=1)
 
 

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from ..api import endpoint
 from ..auth.current import current_login
-from ..crypto import mask_name
+from ..crypto import mask_name, mask_public
 from ..db import get_session
 from ..errors import NotFound, ValidationFailed
 from ..org.models import Person, Platform, Region
@@ -168,7 +168,7 @@ def _public_page(session: Session, q: ListQuery) -> dict:
         key = (None if sort_col is None else last.vote_count if q.sort == "supported"
                else last.last_activity_at.isoformat())
         next_cursor = encode_cursor(Cursor(q.sort, key, last.id))
-    return {"items": items, "next_cursor": next_cursor}
+    return mask_public({"items": items, "next_cursor": next_cursor})  # a public page (#9)
 
 
 def _cached_page(session: Session, q: ListQuery) -> bytes:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
+from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from ..topics.models import Category, Source
 from .models import SuggestionState
@@ -18,6 +19,8 @@ MAX_ATTACHMENTS = 9
 # Bidirectional overrides and isolates: invisible, and they can make text read differently from
 # what it says (e.g. a reversed phone number). Zero-width joiners stay (emoji need them).
 _BIDI = set("\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u200e\u200f")
+# Invisible characters that only hide text (zero-width space, word joiner, BOM).
+_INVISIBLE = set("\u200b\u2060\ufeff")
 
 
 def clean_text(value: str | None, *, multiline: bool = False) -> str:
@@ -34,7 +37,8 @@ def clean_text(value: str | None, *, multiline: bool = False) -> str:
     for ch in text:
         if ch in allowed:
             continue
-        if unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI or ch in "\u2028\u2029":
+        if (unicodedata.category(ch) in ("Cc", "Cs") or ch in _BIDI or ch in _INVISIBLE
+                or ch in "\u2028\u2029"):
             raise ValueError("不能包含控制字符")
     return text
 
@@ -45,6 +49,11 @@ def _single_line(value):
 
 def _multi_line(value):
     return clean_text(value, multiline=True) if isinstance(value, str) else value
+
+
+# One line of text others will read, under the title rules: titles, addresses and people's
+# names wherever they are typed (issue 10 #10), e.g. `name: SingleLine | None = Field(...)`.
+SingleLine = Annotated[str, BeforeValidator(_single_line)]
 
 
 class SuggestionIn(BaseModel):

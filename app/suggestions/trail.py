@@ -22,12 +22,12 @@ kind + subject + recipient, so a retried request or a replayed job never sends a
 """
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
+from ..crypto import mask_numbers
 from ..db import insert_ignoring_duplicate, utcnow
 from ..notify.models import NOTICE_KINDS, OutboxMessage
 from ..notify.services import fan_out
@@ -49,10 +49,6 @@ TIMELINE_KINDS = frozenset({
 
 TIMELINE_TEXT_MAX = 500
 
-# A last line of defence against personal data in public text (D-rules: public views never show
-# personal data). Mainland mobile numbers and 18-digit resident ID numbers.
-_MOBILE = re.compile(r"(?<!\d)1[3-9]\d{9}(?!\d)")
-_ID_CARD = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 
 def _subject(suggestion_id: int | None, topic_id: int | None) -> tuple[str, int]:
@@ -144,7 +140,7 @@ def public_text(text: str) -> str:
     text = (text or "").strip()
     if not text:
         raise ValueError("timeline text must not be empty")
-    text = _ID_CARD.sub("***", _MOBILE.sub("***", text))
+    text = mask_numbers(text)
     if len(text) > TIMELINE_TEXT_MAX:
         text = text[:TIMELINE_TEXT_MAX - 1] + "…"
     return text

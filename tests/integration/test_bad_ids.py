@@ -3,6 +3,7 @@ with a Chinese message and a stable code, never a 500 — in the path, the query
 JSON body — and nothing stored is touched."""
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from flask import Blueprint
 from sqlalchemy import func, select
 
 from app import create_app
-from app.api import MAX_INT
+from app.api import MAX_INT, BoundedIntConverter
 from app.auth.current import open_session
 from app.auth.models import SessionKind
 from app.db import get_session
@@ -102,3 +103,50 @@ def test_database_overflow_that_slips_through_is_a_400_not_a_500(config):
                     "request_id": body["request_id"]}
     assert body["request_id"]
     app.extensions["db"].engine.dispose()
+
+
+def _int_routes(app):
+    """Every (method, rule) the app serves whose path takes an int id."""
+    for rule in app.url_map.iter_rules():
+        if any(isinstance(c, BoundedIntConverter) for c in rule._converters.values()):
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                yield method, rule
+
+
+def _fill(rule, args):
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(args[m.group(1)]), rule.rule)
+
+
+@pytest.mark.parametrize("value", [MAX_INT + 1, 4294967296, 99999999999, 10**30])
+def test_every_route_answers_404_for_a_huge_id_never_405(app, client, resident, value):
+    # Issue 10 #12: a rule whose int converter refused the value made werkzeug report the
+    # *other* rules' methods at that path (405 without Allow) instead of "no such resource".
+    wrong = []
+    for method, rule in _int_routes(app):
+        path = _fill(rule, {name: (value if isinstance(conv, BoundedIntConverter) else "x")
+                            for name, conv in rule._converters.items()})
+        resp = client.open(path, method=method, headers=bearer(resident["token"]),
+                           json={} if method in ("POST", "PUT", "PATCH") else None)
+        if resp.status_code != 404:
+            wrong.append((method, path, resp.status_code))
+    assert wrong == []
+
+
+def test_every_405_names_the_allowed_methods(app, client, resident):
+    # Every 405 carries Allow (RFC 9110 §15.5.6), e.g. PUT on a read-only suggestion.
+    resp = client.put("/api/suggestions/1", json={}, headers=bearer(resident["token"]))
+    assert resp.status_code == 405
+    assert resp.get_json()["error"] == "method_not_allowed"
+    assert {m.strip() for m in resp.headers["Allow"].split(",")} >= {"GET"}
+    paths = {}
+    for rule in app.url_map.iter_rules():
+        path = _fill(rule, {n: 1 for n in rule._converters})
+        paths.setdefault(path, set()).update(rule.methods)
+    for path, methods in paths.items():
+        missing = [m for m in ("GET", "POST", "PUT", "PATCH", "DELETE") if m not in methods]
+        if not missing:
+            continue
+        resp = client.open(path, method=missing[0], json={})
+        assert resp.status_code == 405, (missing[0], path, resp.status_code)
+        allowed = {m.strip() for m in resp.headers.get("Allow", "").split(",") if m.strip()}
+        assert allowed >= methods - {"HEAD", "OPTIONS"}, (path, resp.headers.get("Allow"))
