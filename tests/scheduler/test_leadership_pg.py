@@ -5,7 +5,6 @@ stops running jobs (and stands by) before the standby takes over."""
 from __future__ import annotations
 
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -14,6 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
+from bench.harness import stop
 from scheduler.__main__ import LOCK_KEY
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow]
@@ -108,11 +108,4 @@ def test_terminated_sessions_never_give_two_active_schedulers(pg_only, config, t
         raise AssertionError(f"{exc}\n{tails}") from None
     finally:
         for proc in started.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in started.values():
-            try:
-                proc.wait(10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
+            stop(proc)
