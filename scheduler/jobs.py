@@ -8,7 +8,7 @@ from typing import Any, Callable
 
 from sqlalchemy.orm import Session
 
-from app.auth.maintenance import purge_expired_sessions
+from app.auth.maintenance import purge_expired_sessions, purge_stale_login_shadows
 from app.consultations.briefing import send_due_briefings
 from app.idempotency import purge_idempotency_records
 from app.suggestions.uploads import purge_orphan_uploads
@@ -38,6 +38,14 @@ JOBS: list[JobSpec] = [
         trigger_args={"hour": 3, "minute": 17},
         misfire_grace_minutes=12 * 60,
         description="删除过期 30 天以上的登录会话",
+    ),
+    JobSpec(
+        id="purge_stale_login_shadows",
+        func=purge_stale_login_shadows,
+        trigger="cron",
+        trigger_args={"hour": 3, "minute": 29},
+        misfire_grace_minutes=12 * 60,
+        description="删除 30 天未再尝试的不存在控制台用户名的失败计数",
     ),
     JobSpec(
         id="purge_idempotency_records",
