@@ -81,6 +81,8 @@ def create_app(config: Config | None = None) -> Flask:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n)
     install_request_ids(app)
     register_error_handlers(app)
+    from .security_headers import install_security_headers
+    install_security_headers(app)
 
     from .wechat import init_wechat
     init_wechat(app)

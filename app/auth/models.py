@@ -41,3 +41,15 @@ class StaffAccount(TimestampMixin, Base):
     failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column()
     last_login_at: Mapped[datetime | None] = mapped_column()
+
+
+class StaffLoginShadow(Base):
+    """The failure counter and lock of a console username that has no account, kept in the
+    database like an account's own, so the lock never tells which usernames exist, whatever
+    Redis does (docs/auth.md). Keyed by an HMAC of the name (the lookup key), never the name."""
+
+    __tablename__ = "staff_login_shadows"
+    name_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

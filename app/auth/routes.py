@@ -115,7 +115,7 @@ def staff_login(body: StaffLoginRequest):
             session, username=body.username, password=body.password,
             ttl=timedelta(hours=config.staff_session_ttl_hours),
             max_attempts=config.staff_lockout_attempts,
-            lock_minutes=config.staff_lockout_minutes, ip=address, redis_client=get_redis())
+            lock_minutes=config.staff_lockout_minutes, ip=address)
     except AppError:
         session.commit()  # the failure counter, the lock and the audit entries stay
         raise

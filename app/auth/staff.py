@@ -4,26 +4,25 @@ A failed login changes state too (the failure counter, the lock, the audit entry
 commits before it answers with the error. Services never commit."""
 from __future__ import annotations
 
-import hashlib
 import math
 import re
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-import redis
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from ..audit.services import record
-from ..db import utcnow
+from ..crypto import get_cipher
+from ..db import insert_ignoring_duplicate, utcnow
 from ..errors import AppError, Conflict, Forbidden, Unauthorized, ValidationFailed
 from ..org.models import (
     Person,
 )
 from .current import open_session
-from .models import LoginSession, SessionKind, StaffAccount
+from .models import LoginSession, SessionKind, StaffAccount, StaffLoginShadow
 from .services import DISABLED_MESSAGE
 
 # --- the staff console -------------------------------------------------------------------------
@@ -86,36 +85,34 @@ class StaffLoginResult:
     account: StaffAccount
 
 
-def _shadow_lock(client, name: str, max_attempts: int, lock_minutes: int) -> None:
+def _shadow_failure(session: Session, name: str, max_attempts: int, lock_minutes: int,
+                    now: datetime) -> None:
     """An unknown username behaves like an account: after `max_attempts` failures it answers
     423 "locked" for `lock_minutes` too, so the lock message does not tell which usernames
-    exist (docs/auth.md). Counted in Redis; without Redis, only the same 401 as ever."""
-    if client is None:
-        return
-    digest = hashlib.sha256(name.encode()).hexdigest()[:32]
-    fails, lock = f"staff_shadow:fails:{digest}", f"staff_shadow:lock:{digest}"
-    try:
-        ttl = client.ttl(lock)
-        if ttl and ttl > 0:
-            raise AccountLocked(max(1, math.ceil(ttl / 60)))
-        pipe = client.pipeline()
-        pipe.incr(fails)
-        pipe.expire(fails, 24 * 3600)
-        count, _ = pipe.execute()
-        if int(count) >= max_attempts:
-            client.delete(fails)
-            client.set(lock, "1", ex=lock_minutes * 60)
-            raise AccountLocked(lock_minutes)
-    except redis.RedisError:
-        return
+    exist (docs/auth.md). Counted in the database like an account's own failures — never in
+    Redis, whose outage would make the two answers differ."""
+    key = get_cipher().lookup_hash(f"staff-username:{name}")
+    insert_ignoring_duplicate(session, StaffLoginShadow.__table__,
+                              {"name_hash": key, "failed_attempts": 0, "updated_at": now},
+                              ["name_hash"])
+    shadow = session.scalar(select(StaffLoginShadow).where(StaffLoginShadow.name_hash == key)
+                            .with_for_update())
+    if is_locked(shadow, now):
+        raise AccountLocked(minutes_left(shadow.locked_until, now))
+    shadow.failed_attempts = (shadow.failed_attempts or 0) + 1
+    shadow.updated_at = now
+    if shadow.failed_attempts >= max_attempts:
+        shadow.locked_until = now + timedelta(minutes=lock_minutes)
+        shadow.failed_attempts = 0
+        raise AccountLocked(lock_minutes)
 
 
 def staff_login(session: Session, *, username: str, password: str, ttl: timedelta,
                 max_attempts: int, lock_minutes: int, ip: str | None = None,
-                now: datetime | None = None, redis_client=None) -> StaffLoginResult:
+                now: datetime | None = None) -> StaffLoginResult:
     """POST /api/auth/staff/login. Same answer for an unknown user and a wrong password — and,
     after `max_attempts` failures in a row, the same 423 lock for `lock_minutes` (a real lock
-    on the account; a shadow one in Redis for an unknown name). Raises after changing state —
+    on the account; a shadow one in the database for an unknown name). Raises after changing state —
     the caller commits in both cases. Passwords never reach audit or logs."""
     now = now or utcnow()
     name = normalise_username(username)
@@ -127,7 +124,7 @@ def staff_login(session: Session, *, username: str, password: str, ttl: timedelt
         record(session, actor_id=None, action="auth.staff_login_failed",
                object_type="staff_account", object_id=None,
                after={"reason": "unknown_user", **where})
-        _shadow_lock(redis_client, name, max_attempts, lock_minutes)
+        _shadow_failure(session, name, max_attempts, lock_minutes, now)
         raise InvalidCredentials()
     if is_locked(account, now):
         record(session, actor_id=None, action="auth.staff_login_refused",

@@ -139,6 +139,34 @@ def test_an_unknown_username_locks_like_a_real_one(client, app, staff):
     assert [code for code, _ in ghost] == [401] * (n - 1) + [423, 423]
 
 
+@pytest.mark.parametrize("outage", ["whole", "from_the_third_attempt"])
+def test_unknown_and_real_usernames_answer_alike_whatever_redis_does(
+        client, app, staff, monkeypatch, outage):
+    """docs/auth.md: the lock must not reveal which usernames exist — with Redis down too, or
+    going down midway (the per-IP rate limit fails open; the answers stay the same)."""
+    import redis
+
+    from bench.harness import free_port
+
+    n = app.config["APP"].staff_lockout_attempts
+    working = app.extensions["redis"]
+    dead = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.2,
+                       socket_timeout=0.2)
+
+    def attempts(username):
+        answers = []
+        for i in range(n + 1):
+            down = outage == "whole" or i >= 2
+            monkeypatch.setitem(app.extensions, "redis", dead if down else working)
+            r = staff_login(client, username=username, password="wrong-pass-1")
+            answers.append((r.status_code, {k: v for k, v in r.json.items() if k != "request_id"}))
+        return answers
+
+    real, ghost = attempts("zhou"), attempts("nobody_here")
+    assert ghost == real
+    assert [code for code, _ in ghost] == [401] * (n - 1) + [423, 423]
+
+
 def test_success_resets_the_failure_counter(client, app, staff):
     n = app.config["APP"].staff_lockout_attempts
     for _ in range(n - 1):
@@ -276,3 +304,16 @@ def test_cli_unlock(cli, app, client, staff):
     assert staff_login(client).status_code == 200
     missing = cli.invoke(args=["unlock-staff", "ghost"])
     assert missing.exit_code != 0 and "不存在" in missing.output
+
+
+def test_stale_unknown_username_counters_are_purged(client, app, staff):
+    from app.auth.models import StaffLoginShadow
+    from scheduler.jobs import JOBS, run_job
+
+    staff_login(client, username="nobody_here", password="wrong-pass-1")
+    spec = next(j for j in JOBS if j.id == "purge_stale_login_shadows")
+    assert run_job(app, spec) == 0  # tried just now: kept
+    with time_machine.travel(utcnow() + timedelta(days=31), tick=False):
+        assert run_job(app, spec) == 1
+    with db(app) as s:
+        assert s.scalar(select(StaffLoginShadow)) is None
