@@ -148,7 +148,8 @@ def inbox():
           auth="login")
 def decision(routing_id: int, body: DecisionIn):
     """政协党组：转送（forward=true，清单随即进入党委、政府的待办）或暂不转送（须说明理由）。
-    党委、政府、专委会：确认收到。只能处理一次。"""
+    党委、政府、专委会：确认收到。只能处理一次：本人重复提交同一决定按第一次的结果回答（200），
+    已处理后再提交不同决定返回 409 `routing_decided`。"""
     session = get_session()
     row = opinions.decide(session, actor=require_person(), routing_id=routing_id,
                           forward=body.forward, note=body.note)

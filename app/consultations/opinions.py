@@ -295,15 +295,27 @@ def get_routing_or_404(session: Session, routing_id: int, person: Person) -> Opi
     return row
 
 
+def _outcome(action: RouteAction, forward: bool) -> RoutingState | None:
+    """The state a decision leads to (None: a receiving body cannot refuse)."""
+    if action is RouteAction.receive:
+        return RoutingState.received if forward else None
+    return RoutingState.forwarded if forward else RoutingState.held_back
+
+
 def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = True,
            note: str | None = None) -> OpinionRouting:
     """A reviewing party group forwards (opening the next stage) or holds the items back with a
-    reason; a receiving body acknowledges receipt. Only a reviewer of the body acts; once."""
+    reason; a receiving body acknowledges receipt. Only a reviewer of the body acts; once.
+    The same decision sent again by the reviewer who took it (a lost answer) is a replay: the
+    routing is returned as it is, nothing is written or sent again; any other decision on a
+    decided routing is 409 routing_decided."""
     get_routing_or_404(session, routing_id, actor)
     # Locked: two reviewers of the same body acting at once decide once.
     row = session.scalar(select(OpinionRouting).where(OpinionRouting.id == routing_id)
                          .with_for_update().execution_options(populate_existing=True))
     if row.state is not RoutingState.pending:
+        if row.decided_by_id == actor.id and row.state is _outcome(row.action, forward):
+            return row
         raise Conflict("该意见清单已处理", code="routing_decided")
     note = " ".join((note or "").split()) or None
     if row.action is RouteAction.receive and not forward:
@@ -311,8 +323,7 @@ def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = 
                                code="receive_only")
     if row.action is RouteAction.review and not forward and not note:
         raise ValidationFailed("暂不转送时请说明理由", code="note_required")
-    row.state = (RoutingState.received if row.action is RouteAction.receive else
-                 RoutingState.forwarded if forward else RoutingState.held_back)
+    row.state = _outcome(row.action, forward)  # never None past the receive_only check
     row.decided_by_id, row.decided_at, row.note = actor.id, utcnow(), note
     session.flush()
     record(session, actor_id=actor.id, action=f"opinions.{row.state.value}",

@@ -66,7 +66,8 @@ def update_topic(topic_id: int, body: TopicPatch):
 @endpoint(bp, "/topics/<int:topic_id>/submit", methods=("POST",), summary="提交审核（D8）",
           tags=[TAG], response=TopicOut, auth=services.MANAGE)
 def submit_topic(topic_id: int):
-    """按平台承载单位生成审核流程并送第一环节；退回修改后再次提交开始新一轮审核。"""
+    """按平台承载单位生成审核流程并送第一环节；退回修改后再次提交开始新一轮审核。连点两次只提交
+    一次，另一次返回 409 `topic_not_submittable`。"""
     session = get_session()
     services.submit_topic(session, actor=require_person(), topic_id=topic_id)
     return _answer(session, topic_id)
@@ -76,7 +77,9 @@ def submit_topic(topic_id: int):
           summary="审核通过本环节", tags=[TAG], body=StepDecisionIn, response=TopicOut,
           auth=services.REVIEW)
 def approve_step(topic_id: int, step_id: int, body: StepDecisionIn):
-    """只有该环节所属机构的审核人可以办理，且只能办理当前待审环节。"""
+    """只有该环节所属机构的审核人可以办理，且只能办理当前待审环节。每个环节只有一个决定：本人重复
+    提交同一决定按第一次的结果回答（200，不重复记录）；已办理的环节再提交不同决定返回 409
+    `step_not_current`。"""
     session = get_session()
     services.act_on_step(session, actor=require_person(), topic_id=topic_id, step_id=step_id,
                          approve=True, note=body.note)
@@ -87,6 +90,7 @@ def approve_step(topic_id: int, step_id: int, body: StepDecisionIn):
           summary="退回修改（须填写理由）", tags=[TAG], body=StepDecisionIn, response=TopicOut,
           auth=services.REVIEW)
 def return_step(topic_id: int, step_id: int, body: StepDecisionIn):
+    """退回须填写理由；重复提交与冲突的处理同“审核通过本环节”。"""
     session = get_session()
     services.act_on_step(session, actor=require_person(), topic_id=topic_id, step_id=step_id,
                          approve=False, note=body.note)

@@ -59,11 +59,21 @@ def manages_platform(session: Session, person: Person, platform: Platform) -> bo
     return reach(session, person, MANAGE).covers_platform(platform, region_path or "")
 
 
-def get_topic_or_404(session: Session, topic_id: int, person: Person) -> Topic:
+def get_topic_or_404(session: Session, topic_id: int, person: Person, *,
+                     lock: bool = False) -> Topic:
     """A topic is visible to those who manage its platform and to the reviewers of its chain;
-    to anyone else it does not exist (404)."""
-    topic = session.scalar(select(Topic).where(Topic.id == topic_id)
-                           .options(selectinload(Topic.steps)))
+    to anyone else it does not exist (404).
+
+    ``lock``: every change to a topic or its steps (submit, a reviewer's decision, an edit) takes
+    the topic's row lock first and re-reads the topic and its steps, so two of them at once run
+    one after the other and the second sees what the first committed (D8: one decision per step,
+    one round per submission). PostgreSQL: SELECT … FOR NO KEY UPDATE (rows that only reference
+    the topic are not blocked). SQLite has no row locks; there every transaction starts with
+    BEGIN IMMEDIATE (app/db.py), so writers already run one at a time."""
+    stmt = select(Topic).where(Topic.id == topic_id).options(selectinload(Topic.steps))
+    if lock:
+        stmt = stmt.with_for_update(key_share=True).execution_options(populate_existing=True)
+    topic = session.scalar(stmt)
     if topic is None:
         raise NotFound("该议题不存在", code="topic_not_found")
     platform = session.get(Platform, topic.platform_id)
@@ -74,8 +84,9 @@ def get_topic_or_404(session: Session, topic_id: int, person: Person) -> Topic:
     raise NotFound("该议题不存在", code="topic_not_found")
 
 
-def managed_topic(session: Session, topic_id: int, person: Person) -> Topic:
-    topic = get_topic_or_404(session, topic_id, person)
+def managed_topic(session: Session, topic_id: int, person: Person, *,
+                  lock: bool = False) -> Topic:
+    topic = get_topic_or_404(session, topic_id, person, lock=lock)
     if not manages_platform(session, person, session.get(Platform, topic.platform_id)):
         raise Forbidden("只有本平台召集人或政协工作人员可以办理", code="not_topic_manager")
     return topic
@@ -99,7 +110,7 @@ def create_topic(session: Session, *, actor: Person, platform_id: int, title: st
 
 
 def update_topic(session: Session, *, actor: Person, topic_id: int, **changes) -> Topic:
-    topic = managed_topic(session, topic_id, actor)
+    topic = managed_topic(session, topic_id, actor, lock=True)
     if topic.state not in EDITABLE:
         raise Conflict("议题审核中或已审定，不能修改", code="topic_not_editable")
     before = snapshot(topic)
@@ -167,8 +178,9 @@ def _managers(session: Session, topic: Topic) -> set[int]:
 
 def submit_topic(session: Session, *, actor: Person, topic_id: int,
                  step_day_overrides: dict[str, int] | None = None) -> Topic:
-    """Send a draft (or a returned topic, revised) into a new round of its D8 chain."""
-    topic = managed_topic(session, topic_id, actor)
+    """Send a draft (or a returned topic, revised) into a new round of its D8 chain. A double
+    tap submits once: the second waits on the topic's lock and finds it in approval (409)."""
+    topic = managed_topic(session, topic_id, actor, lock=True)
     if topic.state not in EDITABLE:
         raise Conflict("议题已在审核中或已审定，不能重复提交", code="topic_not_submittable")
     chain = resolve_chain(session, session.get(Platform, topic.platform_id))
@@ -197,14 +209,22 @@ def submit_topic(session: Session, *, actor: Person, topic_id: int,
 def act_on_step(session: Session, *, actor: Person, topic_id: int, step_id: int, approve: bool,
                 note: str | None, step_day_overrides: dict[str, int] | None = None) -> Topic:
     """A reviewer of the step's body approves it or returns the topic with a reason (D8).
-    Only the current pending step of the current round can be acted on: no step is skipped."""
-    topic = get_topic_or_404(session, topic_id, actor)
+    Only the current pending step of the current round can be acted on: no step is skipped.
+
+    One decision per step: decisions on a topic take its row lock and run one at a time. The
+    same decision sent again by the reviewer who took it (an answer lost on the way to a phone)
+    is a replay: the topic is returned as it is, nothing is written or sent again. Any other
+    decision on a decided step is 409 step_not_current."""
+    topic = get_topic_or_404(session, topic_id, actor, lock=True)
     step = next((s for s in topic.steps if s.id == step_id), None)
     if step is None:
         raise NotFound("该审核环节不存在", code="step_not_found")
     if step.body_id not in reviewer_body_ids(session, actor):
         body = session.get(Body, step.body_id)
         raise Forbidden(f"该环节应由{body.name}审核，您无权办理", code="not_step_reviewer")
+    if step.acted_by_id == actor.id and step.state is (
+            StepState.approved if approve else StepState.returned):
+        return topic
     if (topic.state is not TopicState.in_approval or step.round != topic.approval_round
             or step.state is not StepState.pending):
         raise Conflict("该环节当前不能办理（尚未轮到或已办结）", code="step_not_current")

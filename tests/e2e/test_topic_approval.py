@@ -207,10 +207,14 @@ def test_wrong_body_and_skipped_steps_are_refused(client, world):
     # A resident is not a reviewer; a convenor cannot approve their own topic.
     assert act(client, world, "resident", topic_id, first["id"]).status_code == 403
     assert act(client, world, "conv_village", topic_id, first["id"]).status_code == 403
-    # Acting twice on the same step.
-    assert act(client, world, "rev_village_po", topic_id, first["id"]).status_code == 200
+    # Acting twice on the same step: the same decision again is a replay (the same answer),
+    # a different one is refused.
+    done = act(client, world, "rev_village_po", topic_id, first["id"])
+    assert done.status_code == 200
     r = act(client, world, "rev_village_po", topic_id, first["id"])
-    assert r.status_code == 409
+    assert r.status_code == 200 and r.json == done.json
+    r = act(client, world, "rev_village_po", topic_id, first["id"], "return", note="再看看")
+    assert r.status_code == 409 and r.json["error"] == "step_not_current"
     # Nothing changed by the refused attempts: step 2 is pending, 3 waiting.
     topic = client.get(f"/api/topics/{topic_id}", headers=as_(world, "conv_village")).json
     assert [s["state"] for s in sorted(topic["steps"], key=lambda s: s["seq"])] == [
