@@ -6,6 +6,9 @@ from app.consultations.models import Consultation, PlaceKind
 from app.workdays import CHINA_TZ
 
 REPLY_MAX = 600
+# WeChat's limit for one text message, a passive reply or a customer-service text alike
+# (docs/chatbot.md): every reply is cut to it; lists of names are shortened to fit it.
+TEXT_MAX_BYTES = 2048
 WEEKDAYS = "一二三四五六日"
 
 HELP = (
@@ -39,6 +42,48 @@ DISABLED = "您的账号已停用，如有疑问请联系工作人员。"
 
 def cut(text: str, limit: int = REPLY_MAX, more: str = "……（完整内容请在小程序中查看）") -> str:
     return text if len(text) <= limit else text[:limit - len(more)] + more
+
+
+def fit(text: str, limit: int = TEXT_MAX_BYTES, more: str = "……（完整内容请在小程序中查看）"
+        ) -> str:
+    """`text` within `limit` UTF-8 bytes (WeChat counts bytes), cut with `more` if needed."""
+    if len(text.encode("utf-8")) <= limit:
+        return text
+    room = limit - len(more.encode("utf-8"))
+    return text.encode("utf-8")[:max(room, 0)].decode("utf-8", "ignore") + more
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
+
+
+def name_line(label: str, names: list[str], shown: int | None = None) -> str:
+    """"  参加：张三、李四" — or, with only `shown` of them, "  参加：张三…等 12 人"."""
+    shown = len(names) if shown is None else shown
+    line = f"  {label}：{'、'.join(names[:shown])}"
+    return line if shown >= len(names) else f"{line}…等 {len(names)} 人"
+
+
+def fit_names(lines: list[str | tuple[str, list[str]]], limit: int) -> str:
+    """Lines joined by newlines, some of them lists of names given as (label, names): all the
+    names when the whole fits in `limit` UTF-8 bytes, else the longest lists lose names one by
+    one, each cut list ending with "…等 N 人" (N: everyone in it), until it fits."""
+    lists = [i for i, line in enumerate(lines) if isinstance(line, tuple)]
+    shown = {i: len(lines[i][1]) for i in lists}
+    size = {i: _size(name_line(*lines[i])) for i in lists}
+    total = sum(_size(line) for line in lines if isinstance(line, str)) + sum(size.values()) \
+        + max(len(lines) - 1, 0)
+    while total > limit:
+        candidates = [i for i in lists if shown[i] > 0]
+        if not candidates:
+            break
+        i = max(candidates, key=lambda k: size[k])
+        shown[i] -= 1
+        new = _size(name_line(*lines[i], shown[i]))
+        total += new - size[i]
+        size[i] = new
+    return "\n".join(line if isinstance(line, str) else name_line(*line, shown[n])
+                     for n, line in enumerate(lines))
 
 
 def when_short(c: Consultation) -> str:

@@ -442,6 +442,14 @@ def attendance_by_group(session: Session, consultation_id: int) -> list[GroupTal
             for g in InviteGroup if g in counts]
 
 
+def roster(session: Session, consultation_id: int) -> list[tuple[Invitation, str]]:
+    """Every invitation of the meeting with the invitee's name, in invitation order: the names
+    behind attendance_by_group (the convenor's API and the chat's 出席情况)."""
+    return [(inv, name or "") for inv, name in session.execute(
+        select(Invitation, Person.name).join(Person, Person.id == Invitation.person_id)
+        .where(Invitation.consultation_id == consultation_id).order_by(Invitation.id))]
+
+
 def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consultation:
     """The convenor confirms the final list: answers are frozen from now on. Idempotent."""
     c = managed_consultation(session, consultation_id, actor)
