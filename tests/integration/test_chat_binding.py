@@ -106,10 +106,11 @@ def test_binding_by_code_once(client, app, world):
     assert reply.person_id == world["people"]["resident"]
     assert oa_ids(app, world["people"]["resident"]) == ["o_res_1"]
     assert audits(app, "chat.bind") == 1
-    # Used: the same code again from this WeChat says it is bound; from another it is wrong.
+    # Used: the same code again from this WeChat says it is bound; from another it says the
+    # code was used (issue 10 item 17: a used code has its own message), never binds.
     assert say(app, "o_res_1", f"绑定 {code}").text.startswith(
         "这个微信已经绑定了您的账号（张居民），无需重复绑定。")
-    assert "绑定码不正确" in say(app, "o_other_1", f"绑定 {code}").text
+    assert say(app, "o_other_1", f"绑定 {code}").text.startswith("这个绑定码已经用过了")
     assert oa_ids(app) == ["o_res_1"] and audits(app, "chat.bind") == 1
     # Now the chat knows who is writing.
     assert say(app, "o_res_1", "我的会议").text == "您目前没有受邀参加的会议。"
