@@ -110,9 +110,7 @@ def answer(session: Session, inbound: Inbound) -> Reply | None:
     if person is None:
         person = chat.bind_by_unionid(session, openid)
         if person is None:
-            if intent.kind == intents.BIND:
-                return Reply(replies.BIND_USAGE)
-            return Reply(greeting + replies.HOW_TO_BIND)
+            return Reply(greeting + UNBOUND_REPLIES.get(intent.kind, replies.HOW_TO_BIND))
         greeting += f"您好{_name(person)}！已为您关联小程序账号。\n"
     if not person.is_active:
         return Reply(replies.DISABLED, person.id)
@@ -416,6 +414,14 @@ def _not_text(t: Turn) -> str:
 def _bind_usage(t: Turn) -> str:
     return replies.BIND_USAGE
 
+
+# What an unbound follower is told (anything else: replies.HOW_TO_BIND).
+UNBOUND_REPLIES = {
+    intents.BIND: replies.BIND_USAGE,
+    intents.HELP: replies.UNBOUND_HELP,
+    intents.ACCEPT: replies.UNBOUND_RSVP,
+    intents.DECLINE: replies.UNBOUND_RSVP,
+}
 
 HANDLERS: dict[str, Callable[[Turn], str]] = {
     intents.ACCEPT: _rsvp,

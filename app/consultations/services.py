@@ -274,7 +274,7 @@ def _send_notice(session: Session, c: Consultation, person_ids: list[int]) -> No
     fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
             recipient_ids=person_ids, title="协商会议通知",
             body=f"邀请您参加“{topic.title}”协商会议，时间：{when_text(c)}，{where_text(c)}。"
-                 "请在小程序中回复是否参加。",
+                 "回复“参加”或“请假 原因”（也可以在小程序会议页面答复）。",
             link=meeting_link(c.id), payload=notice_payload(c, topic, version=c.version,
                                                             calendar=calendar_link(c.id)))
 

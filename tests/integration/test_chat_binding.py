@@ -127,7 +127,7 @@ def test_wrong_expired_and_malformed_codes(client, app, world):
     code = new_code(client, world)
     wrong = f"{(int(code) + 1) % 10 ** 6:06d}"
     assert say(app, "o_res_1", f"绑定 {wrong}").text == "绑定码不正确，请核对后重新发送（还可以再试 4 次）"
-    assert say(app, "o_res_1", "绑定 12345").text == "请发送“绑定”加小程序里显示的6位数字，例如：绑定 123456"
+    assert say(app, "o_res_1", "绑定 12345").text.startswith("请发送“绑定”加绑定码：")
     with time_machine.travel(utcnow() + timedelta(minutes=11)):
         text = say(app, "o_res_1", f"绑定 {code}").text
     assert text.startswith("绑定码已过期，请在小程序“我的 → 绑定公众号”中重新获取")

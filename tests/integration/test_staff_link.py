@@ -214,3 +214,82 @@ def test_the_operator_cli_issues_the_same_code(client, app, world, tmp_path):
     assert use(client, me["token"], code).json["person"]["id"] == world["people"]["rev_county_pc"]
     bad = app.test_cli_runner().invoke(args=["issue-link-code", "--person-id", "999999"])
     assert bad.exit_code != 0 and "不存在" in bad.output
+
+
+# --- item 20: chat-only people ---------------------------------------------------------------------
+
+def meeting_with(client, world, pairs):
+    from .test_meetings import invite, schedule, when
+
+    cid = schedule(client, world, **when(days=5)).json["id"]
+    assert invite(client, world, cid, pairs).status_code == 200
+    return cid
+
+
+def test_the_convenor_issues_a_code_for_an_invitee_without_a_mini_program(client, app, world):
+    cid = meeting_with(client, world, [("resident2", "resident"), ("handler", "department")])
+    url = f"/api/consultations/{cid}/invitations/{{}}/link-code"
+    r = client.post(url.format(world["people"]["resident2"]), json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 201, r.json
+    assert "绑定 " + r.json["code"] in r.json["instruction"]
+    [entry] = audits(app, "chat.link_code_issued")
+    assert entry.actor_id == world["people"]["conv_village"]
+    assert entry.after["via"] == "invitation" and entry.after["consultation_id"] == cid
+    # A department handler is privileged: staff link them, not the convenor.
+    r = client.post(url.format(world["people"]["handler"]), json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 403 and r.json["error"] == "link_needs_staff"
+    # Not invited to this meeting; or a caller who does not manage it.
+    r = client.post(url.format(world["people"]["outsider"]), json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 404 and r.json["error"] == "invitation_not_found"
+    r = client.post(url.format(world["people"]["resident2"]), json={},
+                    headers=as_(world, "member"))
+    assert r.status_code == 404 and r.json["error"] == "consultation_not_found"
+    # County staff manage the meeting too and may link the handler (within their reach).
+    r = client.post(url.format(world["people"]["handler"]), json={},
+                    headers=as_(world, "county_staff"))
+    assert r.status_code == 201, r.json
+    # The invitee sends the code to the Official Account and can answer by chat.
+    code = client.post(url.format(world["people"]["resident2"]), json={},
+                       headers=as_(world, "conv_village")).json["code"]
+    assert say(app, "o_grandpa", f"绑定：{code}").startswith("绑定成功，王大爷！")
+    assert "已为您登记参加" in say(app, "o_grandpa", "参加")
+
+
+def test_an_unbound_follower_is_told_how_to_get_a_code_and_help_is_different(app, world):
+    anything = say(app, "o_stranger", "今天开会吗")
+    assert "召集人" in anything and "工作人员" in anything and "绑定 " in anything
+    assert "我的 → 绑定公众号" in anything
+    help_text = say(app, "o_stranger", "帮助")
+    assert help_text != anything
+    assert "绑定后" in help_text and "请假 原因" in help_text and "出席情况" in help_text
+    rsvp = say(app, "o_stranger", "参加")
+    assert rsvp.startswith("您的微信还没有绑定") and "答复会议" in rsvp
+    assert say(app, "o_stranger", "绑定") == (
+        "请发送“绑定”加绑定码：小程序“我的 → 绑定公众号”里的6位数字，或召集人、工作人员给您的"
+        "10位数字。例如：绑定 123456")
+
+
+def test_a_meeting_notice_by_official_account_text_says_how_to_answer_by_chat(
+        client, app, world, fake_wechat):
+    from app.chat.models import ChatAccount
+    from app.notify.channels import ChannelSet
+    from app.notify.dispatcher import dispatch_once
+    from app.notify.wechat_channels import OaCustomerServiceChannel
+
+    with committed_session(app) as s:
+        s.add(WechatIdentity(person_id=world["people"]["resident"], app=WechatApp.oa,
+                             openid="o_res_oa"))
+        s.add(ChatAccount(openid="o_res_oa", last_inbound_at=utcnow()))
+    cid = meeting_with(client, world, [("resident", "resident")])
+    assert client.post(f"/api/consultations/{cid}/notices", json={"confirm": True},
+                       headers=as_(world, "conv_village")).json["sent"] is True
+    dispatch_once(app, batch_size=50, worker_id="t",
+                  channels=ChannelSet([OaCustomerServiceChannel(app.extensions["wechat"])]))
+    [text] = [c.body["text"]["content"] for c in fake_wechat.calls("/cgi-bin/message/custom/send")
+              if c.body["touser"] == "o_res_oa" and "协商会议通知" in c.body["text"]["content"]]
+    assert "回复“参加”或“请假 原因”" in text and "请在小程序中回复是否参加" not in text
+    assert (f'<a href="https://mp.weixin.qq.com/" data-miniprogram-appid="wx_sandbox_mp" '
+            f'data-miniprogram-path="pages/meeting/meeting?id={cid}">') in text
