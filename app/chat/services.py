@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -352,9 +352,16 @@ def _code_person(session: Session, row: ChatBindingCode) -> Person:
 
 def _used(session: Session, row: ChatBindingCode, person: Person, app: str, now: datetime
           ) -> None:
-    """Mark the code used; a staff link code's use is audited (who issued it, which app)."""
-    row.used_at = now
-    session.flush()
+    """Claim the code: one conditional UPDATE, so of two uses at the same moment exactly one
+    wins (the other waits for its commit, then matches nothing: CodeUsed). A staff link code's
+    use is audited (who issued it, which app)."""
+    claimed = session.execute(
+        update(ChatBindingCode).where(ChatBindingCode.id == row.id,
+                                      ChatBindingCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise CodeUsed()
+    session.refresh(row)
     if row.staff_link:
         record(session, actor_id=person.id, action="chat.link_code_used", object_type="person",
                object_id=person.id, after={"app": app, "issued_by": row.issued_by_id})

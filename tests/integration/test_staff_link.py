@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import re
+import time
 from datetime import timedelta
 
 import pytest
@@ -293,3 +294,51 @@ def test_a_meeting_notice_by_official_account_text_says_how_to_answer_by_chat(
     assert "回复“参加”或“请假 原因”" in text and "请在小程序中回复是否参加" not in text
     assert (f'<a href="https://mp.weixin.qq.com/" data-miniprogram-appid="wx_sandbox_mp" '
             f'data-miniprogram-path="pages/meeting/meeting?id={cid}">') in text
+
+
+# --- single use under concurrency (PostgreSQL, real threads) ---------------------------------------
+
+@pytest.mark.postgres
+def test_one_code_sent_from_two_wechats_at_once_binds_one(app, world, client):
+    """Two WeChats send the same code at the same moment: exactly one is bound, the other is told
+    the code was used (the claim is one conditional UPDATE, not a read then a write)."""
+    import threading
+
+    from app.chat import services as chat
+    from app.errors import AppError
+
+    if app.extensions["db"].engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL)")
+    code = issue(client, world, "rev_county_pc").json["code"]
+    results: dict[str, object] = {}
+    first_flushed = threading.Event()
+
+    def bind(openid, hold):
+        with app.app_context():
+            s = app.extensions["db"].new_session()
+            try:
+                results[openid] = chat.bind_by_code(s, openid, code)
+                if hold:  # keep the transaction open until the other one has tried
+                    first_flushed.set()
+                    time.sleep(1.0)
+                s.commit()
+            except AppError as exc:
+                results[openid] = exc
+                s.rollback()
+            finally:
+                first_flushed.set()
+                s.close()
+
+    a = threading.Thread(target=bind, args=("o_race_a", True))
+    a.start()
+    first_flushed.wait(10)
+    b = threading.Thread(target=bind, args=("o_race_b", False))
+    b.start()
+    a.join(20)
+    b.join(20)
+    assert isinstance(results["o_race_a"], chat.Bound)
+    assert isinstance(results["o_race_b"], AppError)
+    assert results["o_race_b"].code == "binding_code_used"
+    with committed_session(app) as s:
+        assert s.scalars(select(WechatIdentity.openid).where(
+            WechatIdentity.person_id == world["people"]["rev_county_pc"])).all() == ["o_race_a"]
