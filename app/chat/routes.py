@@ -105,8 +105,9 @@ def person_link_code(person_id: int):
 def invitee_link_code(consultation_id: int, person_id: int):
     """召集人（或管理本会议的政协工作人员）为本次会议的受邀人员生成绑定码，可在屏幕上出示、
     电话读给本人或打印在邀请函上；本人在公众号发送“绑定 绑定码”后即可用聊天答复会议。
-    受邀人员是工作人员或审核人员时返回 403 `link_needs_staff`（请由政协工作人员生成）；
-    不在邀请名单中返回 404 `invitation_not_found`。"""
+    受邀人员担任职务（委员、审核人、工作人员等）时返回 403 `link_needs_staff`（请由政协工作人员
+    生成）；已经绑定了微信的返回 409 `person_has_wechat`；不在邀请名单中返回 404
+    `invitation_not_found`。"""
     return _link_code(person_id, consultation_id, "invitation")
 
 

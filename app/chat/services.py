@@ -416,7 +416,9 @@ def may_issue_link(session: Session, actor: Person, person: Person, *,
       people API), and reaching every role the person holds (403 link_out_of_reach: county staff
       cannot hand themselves a city reviewer's account); only an admin links an admin;
     - the convenor (or anyone managing the meeting) for a person invited to that meeting who
-      holds no privileged role and no console account (403 link_needs_staff otherwise)."""
+      holds no role and no console account (403 link_needs_staff otherwise: members can bind by
+      phone, the rest are linked by staff) and has no WeChat yet (409 person_has_wechat: a code
+      would move their binding to whoever sends it)."""
     from ..auth.permissions import get_person_or_404, grants_of, has_any_role, reach
     from ..auth.services import is_privileged
 
@@ -443,9 +445,13 @@ def may_issue_link(session: Session, actor: Person, person: Person, *,
         Invitation.consultation_id == consultation_id, Invitation.person_id == person.id))
     if invited is None:
         raise NotFound("该人员不在本次会议的邀请名单中", code="invitation_not_found")
-    if is_privileged(session, person):
-        raise Forbidden("该人员是工作人员或审核人员，请由政协工作人员为其生成绑定码",
+    if is_privileged(session, person, any_role=True):
+        raise Forbidden("该人员担任职务（如委员、审核人、工作人员），请由政协工作人员为其生成绑定码",
                         code="link_needs_staff")
+    if session.scalar(select(WechatIdentity.id).where(
+            WechatIdentity.person_id == person.id).limit(1)) is not None:
+        raise Conflict("该人员已经绑定了微信，可以直接在公众号或小程序里答复，不需要绑定码",
+                       code="person_has_wechat")
     _active(person)
 
 

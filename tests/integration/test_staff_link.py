@@ -228,7 +228,8 @@ def meeting_with(client, world, pairs):
 
 
 def test_the_convenor_issues_a_code_for_an_invitee_without_a_mini_program(client, app, world):
-    cid = meeting_with(client, world, [("resident2", "resident"), ("handler", "department")])
+    cid = meeting_with(client, world, [("resident2", "resident"), ("handler", "department"),
+                                       ("member", "member"), ("resident", "resident")])
     url = f"/api/consultations/{cid}/invitations/{{}}/link-code"
     r = client.post(url.format(world["people"]["resident2"]), json={},
                     headers=as_(world, "conv_village"))
@@ -241,12 +242,26 @@ def test_the_convenor_issues_a_code_for_an_invitee_without_a_mini_program(client
     r = client.post(url.format(world["people"]["handler"]), json={},
                     headers=as_(world, "conv_village"))
     assert r.status_code == 403 and r.json["error"] == "link_needs_staff"
+    # A member (any role) is linked by staff too (members can also bind by phone).
+    r = client.post(url.format(world["people"]["member"]), json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 403 and r.json["error"] == "link_needs_staff"
+    # Someone who already has a WeChat needs no code: one would move it to whoever sends it.
+    with committed_session(app) as s:
+        s.add(WechatIdentity(person_id=world["people"]["resident"], app=WechatApp.oa,
+                             openid="o_resident_own"))
+    r = client.post(url.format(world["people"]["resident"]), json={},
+                    headers=as_(world, "conv_village"))
+    assert r.status_code == 409 and r.json["error"] == "person_has_wechat"
     # Not invited to this meeting; or a caller who does not manage it.
     r = client.post(url.format(world["people"]["outsider"]), json={},
                     headers=as_(world, "conv_village"))
     assert r.status_code == 404 and r.json["error"] == "invitation_not_found"
     r = client.post(url.format(world["people"]["resident2"]), json={},
-                    headers=as_(world, "member"))
+                    headers=as_(world, "member"))  # invited, does not manage it: as the API
+    assert r.status_code == 403
+    r = client.post(url.format(world["people"]["resident2"]), json={},
+                    headers=as_(world, "outsider"))
     assert r.status_code == 404 and r.json["error"] == "consultation_not_found"
     # County staff manage the meeting too and may link the handler (within their reach).
     r = client.post(url.format(world["people"]["handler"]), json={},
