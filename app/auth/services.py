@@ -211,12 +211,12 @@ PRIVILEGED_ROLES = (Role.reviewer, Role.dept_handler, Role.staff, Role.admin)
 
 
 def is_privileged(session: Session, person: Person, *, any_role: bool = False) -> bool:
-    """The person holds an active privileged role (any role with `any_role`) or has a console
-    account."""
+    """The person holds an active privileged role (with `any_role`: any role but resident, which
+    every person holds anyway) or has a console account."""
     roles = select(RoleAssignment.id).where(
         RoleAssignment.person_id == person.id, RoleAssignment.is_active.is_(True))
-    if not any_role:
-        roles = roles.where(RoleAssignment.role.in_(PRIVILEGED_ROLES))
+    roles = roles.where(RoleAssignment.role != Role.resident) if any_role else \
+        roles.where(RoleAssignment.role.in_(PRIVILEGED_ROLES))
     return (session.scalar(roles.limit(1)) is not None
             or session.scalar(select(StaffAccount.id).where(
                 StaffAccount.person_id == person.id)) is not None)

@@ -357,3 +357,16 @@ def test_one_code_sent_from_two_wechats_at_once_binds_one(app, world, client):
     with committed_session(app) as s:
         assert s.scalars(select(WechatIdentity.openid).where(
             WechatIdentity.person_id == world["people"]["rev_county_pc"])).all() == ["o_race_a"]
+
+
+def test_a_resident_s_explicit_resident_role_does_not_stop_the_link(client, app, world):
+    """Imported residents carry an explicit 群众 role row: that is not "someone else"."""
+    code = issue(client, world, "rev_county_pc").json["code"]
+    me = wx_login(client, "resident-with-a-row")
+    with committed_session(app) as s:
+        from app.org.models import Region
+        village = s.scalar(select(Region).where(Region.name == "前进村"))
+        f.assign_role(s, s.get(Person, me["person"]["id"]), Role.resident, region=village)
+    r = use(client, me["token"], code)
+    assert r.status_code == 200, r.json
+    assert r.json["person"]["id"] == world["people"]["rev_county_pc"]
