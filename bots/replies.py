@@ -1,5 +1,6 @@
 """What the chatbot says: short Chinese texts for a phone screen. Passive replies stay short
-(REPLY_MAX characters); longer content points to the mini-program."""
+(REPLY_MAX characters) where the content allows; longer content points to the mini-program. No
+reply exceeds TEXT_MAX_BYTES, WeChat's limit for one text (name lists are fitted to it)."""
 from __future__ import annotations
 
 from app.consultations.models import Consultation, PlaceKind
