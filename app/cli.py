@@ -123,7 +123,7 @@ def _run_import(kind: str, file: str, dry_run: bool) -> None:
 def register_cli(app) -> None:
     from .auth import cli as auth_cli
 
-    auth_cli.register(app)  # create-staff, set-staff-password, unlock-staff
+    auth_cli.register(app)  # create-staff, set-staff-password, unlock-staff, issue-link-code
     app.cli.command("seed-demo")(seed_demo_command)
 
     @app.cli.command("import-platforms")

@@ -82,6 +82,7 @@ class Turn:
     person: Person
     intent: Intent
     inbound: Inbound
+    budget: int = replies.TEXT_MAX_BYTES  # UTF-8 bytes left for the handler's text
 
 
 def intent_of(inbound: Inbound) -> Intent:
@@ -109,14 +110,13 @@ def answer(session: Session, inbound: Inbound) -> Reply | None:
     if person is None:
         person = chat.bind_by_unionid(session, openid)
         if person is None:
-            if intent.kind == intents.BIND:
-                return Reply(replies.BIND_USAGE)
-            return Reply(greeting + replies.HOW_TO_BIND)
+            return Reply(greeting + UNBOUND_REPLIES.get(intent.kind, replies.HOW_TO_BIND))
         greeting += f"您好{_name(person)}！已为您关联小程序账号。\n"
     if not person.is_active:
         return Reply(replies.DISABLED, person.id)
     handler = HANDLERS.get(intent.kind, _unknown)
-    turn = Turn(session, person, intent, inbound)
+    turn = Turn(session, person, intent, inbound,
+                budget=replies.TEXT_MAX_BYTES - len(greeting.encode("utf-8")))
     try:
         if handler in READ_ONLY:  # nothing to undo: no savepoint (two round trips saved)
             text = handler(turn)
@@ -125,7 +125,7 @@ def answer(session: Session, inbound: Inbound) -> Reply | None:
                 text = handler(turn)
     except AppError as exc:
         text = exc.message
-    return Reply(replies.cut(greeting + text), person.id)
+    return Reply(replies.fit(greeting + text), person.id)
 
 
 def _name(person: Person) -> str:
@@ -282,30 +282,58 @@ def _others(t: Turn, verb: str) -> str:
     return ""
 
 
-def _tally(t: Turn, c: Consultation) -> str:
-    lines = []
+# The name lists under each group's counts, in this order (who is coming first).
+ROSTER_ORDER = ((Answer.accepted, "参加"), (Answer.substitute, "委派"),
+                (Answer.declined, "请假"), (Answer.pending, "未答复"))
+REASON_SHOWN = 20
+
+
+def _roster_name(inv: Invitation, name: str) -> str:
+    if inv.answer is Answer.declined and inv.reason:
+        return f"{name}（{replies.cut(inv.reason, REASON_SHOWN, '…')}）"
+    if inv.answer is Answer.substitute and inv.substitute_name:
+        return f"{name}（委派{inv.substitute_name}）"
+    return name
+
+
+def _tally(t: Turn, c: Consultation, budget: int) -> str:
+    """Counts by group and, under each, the names per answer (the convenor's API roster:
+    meetings.roster), shortened to fit `budget` UTF-8 bytes ("…等 N 人")."""
+    names: dict[tuple, list[str]] = {}
+    for inv, name in meetings.roster(t.session, c.id):
+        names.setdefault((inv.group, inv.answer), []).append(_roster_name(inv, name))
+    lines: list = []
     for g in meetings.attendance_by_group(t.session, c.id):
         lines.append(f"{g.label}：邀请{g.invited}人，参加{g.accepted}，请假{g.declined}，"
                      f"委派{g.substitute}，未答复{g.pending}")
+        lines += [(label, names[(g.group, answer)]) for answer, label in ROSTER_ORDER
+                  if names.get((g.group, answer))]
     if not lines:
         lines.append("还没有邀请参加人员。")
     lines += meetings.list_warnings(t.session, c)
-    return "\n".join(lines)
+    return replies.fit_names(lines, budget)
+
+
+def _size(text: str) -> int:
+    return len(text.encode("utf-8"))
 
 
 def _attendance(t: Turn) -> str:
-    """Answers by group (D9: members, residents, stakeholders, officials, departments)."""
+    """Answers by group (D9: members, residents, stakeholders, officials, departments), with
+    the names: who is coming, who declined and why, who has not answered."""
     item = _managed(t, "例如：出席情况 1")
     c = meetings.managed_consultation(t.session, item.consultation.id, t.person)
     state = "（名单已确认）" if c.list_locked_at else ""
-    return f"出席情况{state}：{item.line()}\n{_tally(t, c)}{_others(t, '出席情况')}"
+    head, others = f"出席情况{state}：{item.line()}\n", _others(t, "出席情况")
+    return head + _tally(t, c, t.budget - _size(head) - _size(others)) + others
 
 
 def _lock(t: Turn) -> str:
     # Locking cannot be undone: with several meetings the convenor must say which one.
     item = _managed(t, "例如：确认名单 1", default=lambda items: None)
     c = meetings.lock_list(t.session, actor=t.person, consultation_id=item.consultation.id)
-    return (f"参会名单已确认：{item.line()}。受邀人员不能再改答复。\n{_tally(t, c)}")
+    head = f"参会名单已确认：{item.line()}。受邀人员不能再改答复。\n"
+    return head + _tally(t, c, t.budget - _size(head))
 
 
 def _checkin(t: Turn) -> str:
@@ -386,6 +414,14 @@ def _not_text(t: Turn) -> str:
 def _bind_usage(t: Turn) -> str:
     return replies.BIND_USAGE
 
+
+# What an unbound follower is told (anything else: replies.HOW_TO_BIND).
+UNBOUND_REPLIES = {
+    intents.BIND: replies.BIND_USAGE,
+    intents.HELP: replies.UNBOUND_HELP,
+    intents.ACCEPT: replies.UNBOUND_RSVP,
+    intents.DECLINE: replies.UNBOUND_RSVP,
+}
 
 HANDLERS: dict[str, Callable[[Turn], str]] = {
     intents.ACCEPT: _rsvp,

@@ -4,7 +4,8 @@ no network, never raises on any input.
 Forgiving of the ways people type on a phone: full-width letters and digits (NFKC), spaces,
 punctuation and emoji around or between the words, polite words before or after ("好的，我参加！",
 "请假：住院"), Chinese numerals for the choice ("参加第二个"). The number after a verb selects a
-meeting from the numbered list the bot shows (see docs/chatbot.md); a 6-digit code follows 绑定.
+meeting from the numbered list the bot shows (see docs/chatbot.md); a 6- or 10-digit code
+follows 绑定.
 """
 from __future__ import annotations
 
@@ -128,7 +129,8 @@ def parse(text: str) -> Intent:
     m = _BIND.match(body)
     if m:
         digits = re.sub(r"[\s\W_]", "", m["rest"])
-        return Intent(BIND, text=digits if re.fullmatch(r"\d{6}", digits) else "")
+        # 6 digits: the person's own code; 10: a link code staff or the convenor issued.
+        return Intent(BIND, text=digits if re.fullmatch(r"\d{6}|\d{10}", digits) else "")
     # Reasons and suggestions keep the person's own characters and line breaks.
     own = _strip((text or "")[:MAX_TEXT].translate(_INVISIBLE), end_too=False)
     for pattern in (_DECLINE, _DECLINE_DIGIT):

@@ -4,6 +4,7 @@
     flask --app app create-staff admin --name 系统管理员 --role admin --region-code 320700
     flask --app app set-staff-password zhangsan
     flask --app app unlock-staff zhangsan
+    flask --app app issue-link-code --person-id 12 --png code.png
 
 Passwords are asked for twice without echo, or read from the first line of standard input with
 --password-stdin (for scripts); they are never printed, logged or audited.
@@ -116,6 +117,34 @@ def unlock_staff(username):
         click.echo(f"已解除 {account.username} 的锁定")
 
 
+@click.command("issue-link-code")
+@click.option("--person-id", type=int, required=True, help="为哪位人员生成")
+@click.option("--png", "png_path", type=click.Path(dir_okay=False, writable=True),
+              help="同时把二维码保存为 PNG 文件")
+@with_appcontext
+def issue_link_code(person_id, png_path):
+    """为人员生成一次性绑定码（关联微信：小程序“使用绑定码”或公众号“绑定 绑定码”）。"""
+    import base64
+
+    from ..chat import services as chat
+    from ..consultations.checkin import qr_png
+
+    try:
+        with get_db().session_scope() as session:
+            person = session.get(Person, person_id)
+            if person is None:
+                _fail(f"人员 {person_id} 不存在")
+            code, expires_at = chat.issue_link_code(session, person, actor=None, via="cli")
+            instruction = chat.link_instruction(code, expires_at)
+    except AppError as exc:
+        _fail(exc.message)
+    if png_path:
+        with open(png_path, "wb") as out:
+            out.write(base64.b64decode(qr_png(code).split(",", 1)[1]))
+    click.echo(f"{person.name}（人员编号 {person_id}）的绑定码：{code}")
+    click.echo(instruction)
+
+
 def register(app) -> None:
-    for command in (create_staff, set_staff_password, unlock_staff):
+    for command in (create_staff, set_staff_password, unlock_staff, issue_link_code):
         app.cli.add_command(command)

@@ -210,16 +210,23 @@ def bind_phone(session: Session, person: Person, *, phone_code: str, mp,
 PRIVILEGED_ROLES = (Role.reviewer, Role.dept_handler, Role.staff, Role.admin)
 
 
+def is_privileged(session: Session, person: Person, *, any_role: bool = False) -> bool:
+    """The person holds an active privileged role (with `any_role`: any role but resident, which
+    every person holds anyway) or has a console account."""
+    roles = select(RoleAssignment.id).where(
+        RoleAssignment.person_id == person.id, RoleAssignment.is_active.is_(True))
+    roles = roles.where(RoleAssignment.role != Role.resident) if any_role else \
+        roles.where(RoleAssignment.role.in_(PRIVILEGED_ROLES))
+    return (session.scalar(roles.limit(1)) is not None
+            or session.scalar(select(StaffAccount.id).where(
+                StaffAccount.person_id == person.id)) is not None)
+
+
 def _refuse_privileged_target(session: Session, owner: Person) -> None:
     """Self-service phone binding never merges into a person who holds a privileged role or a
-    console account: 409 privileged_account; staff link that WeChat account after checking."""
-    privileged = session.scalar(select(RoleAssignment.id).where(
-        RoleAssignment.person_id == owner.id, RoleAssignment.is_active.is_(True),
-        RoleAssignment.role.in_(PRIVILEGED_ROLES)).limit(1))
-    if privileged is None:
-        privileged = session.scalar(select(StaffAccount.id).where(
-            StaffAccount.person_id == owner.id))
-    if privileged is not None:
+    console account: 409 privileged_account; staff issue that person a link code instead
+    (app/chat/services.py issue_link_code, docs/auth.md)."""
+    if is_privileged(session, owner):
         # Logged, not audited: the request's transaction is rolled back with the error.
         log.warning("phone bind into a privileged person refused",
                     extra={"fields": {"target": owner.id}})
@@ -269,7 +276,7 @@ def _repoint(session: Session, table: Table, column, source_id: int, target_id: 
 
 
 def merge_people(session: Session, *, source: Person, target: Person,
-                 actor_id: int | None) -> Person:
+                 actor_id: int | None, reason: str = "phone_match") -> Person:
     """Fold `source` (typically the person created at first WeChat login) into `target` (the
     person staff imported with the same verified phone). The source is kept as an inactive,
     anonymous record so audit history still resolves; everything else moves to the target.
@@ -309,7 +316,7 @@ def merge_people(session: Session, *, source: Person, target: Person,
     session.flush()
     record(session, actor_id=actor_id, action="person.merged", object_type="person",
            object_id=target.id, before={"person_id": source.id},
-           after={"person_id": target.id, "reason": "phone_match", "moved": moved,
+           after={"person_id": target.id, "reason": reason, "moved": moved,
                   "kept_with_old_record": kept})
     log.info("people merged", extra={"fields": {"source": source.id, "target": target.id}})
     return target

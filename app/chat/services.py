@@ -2,14 +2,21 @@
 chat account (an OA openid) to a person — by the one-time code shown in the mini-program
 (`绑定 123456`) or by the unionid WeChat tells us. Services never commit: the caller commits once.
 
-Binding decisions (docs/chatbot.md):
-- one live code per person: a new request replaces the old one; 6 random digits, valid
-  CODE_TTL; only its keyed hash is stored (app/crypto.py lookup key), unique among live codes;
-- a right code binds the openid (WechatIdentity app=oa) and is deleted, so it works once;
-- an openid already bound to someone else is refused (unbind there first);
+Binding decisions (docs/chatbot.md, docs/auth.md):
+- one live code per person: a new one replaces the old one; only its keyed hash is stored
+  (app/crypto.py lookup key), unique among the stored codes;
+- two kinds in the one table: the person's own code (6 random digits, CODE_TTL, from their
+  mini-program, for the Official Account only) and a staff link code issued for a named person
+  (LINK_DIGITS random digits, LINK_TTL; usable in the mini-program — `POST /api/auth/link` —
+  and in the Official Account) by CPPCC staff within their reach, by the convenor for the people
+  invited to their meeting, or by the operator CLI (may_issue_link, issue_link_code);
+- a right code attaches the WeChat identity and is marked used (kept until RETAIN after its
+  expiry), so it works once and later answers "already used"; issue and use are audited;
+- a WeChat identity already attached to someone else is refused, and the code stays good;
 - a person already bound to another OA openid is moved to the new one, and told so;
-- wrong or expired codes count against the openid: WRONG_LIMIT per WRONG_WINDOW (Redis; when
-  Redis is down the limit fails open — the code space and the 10-minute life still bound it).
+- wrong, expired or used codes count against the sender (OA openid or mini-program person):
+  WRONG_LIMIT per WRONG_WINDOW (Redis; when Redis is down the limit fails open — the code space
+  and the short life still bound it).
 """
 from __future__ import annotations
 
@@ -20,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import redis
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -28,13 +35,22 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..crypto import get_cipher
 from ..db import utcnow
-from ..errors import Conflict, RateLimited, ValidationFailed
+from ..errors import AppError, Conflict, Forbidden, NotFound, RateLimited, ValidationFailed
 from ..org.models import Person, WechatApp, WechatIdentity
 from .models import ChatAccount, ChatBindingCode
 
 log = logging.getLogger(__name__)
 
 CODE_TTL = timedelta(minutes=10)
+# A staff link code is handed over in person, read out on the phone or printed on the
+# invitation: a day is enough to use it the same or the next day, short enough that a lost
+# note is not a standing key; a new one can be issued at any time (it replaces the old one).
+LINK_TTL = timedelta(hours=24)
+# Ten digits (10^10): a live link code lasts 144 times longer than a chat code and may bind a
+# reviewer or staff account, so guessing one must stay hopeless even with many live codes.
+LINK_DIGITS = 10
+# Used and expired codes stay this long, so they answer "used" / "expired", not "wrong".
+RETAIN = timedelta(days=7)
 WRONG_LIMIT = 5
 WRONG_WINDOW = 15 * 60
 USER_INFO_TIMEOUT = 2.0
@@ -224,23 +240,29 @@ def _code_hash(code: str) -> str:
     return get_cipher().lookup_hash(f"chat-binding:{code}")
 
 
-def issue_code(session: Session, person: Person, now: datetime | None = None
+def issue_code(session: Session, person: Person, now: datetime | None = None, *,
+               staff_link: bool = False, issued_by: Person | None = None
                ) -> tuple[str, datetime]:
-    """A new 6-digit code for `person`, replacing their earlier one. Returns (code, expires_at)."""
+    """A new code for `person`, replacing their earlier one. Returns (code, expires_at).
+    The person's own chat code: 6 digits, CODE_TTL. A staff link code (staff_link; use
+    issue_link_code, which checks who may and audits): LINK_DIGITS digits, LINK_TTL."""
     now = now or utcnow()
-    expires_at = now + CODE_TTL
-    session.execute(delete(ChatBindingCode).where(ChatBindingCode.expires_at <= now))
+    digits, ttl = (LINK_DIGITS, LINK_TTL) if staff_link else (6, CODE_TTL)
+    expires_at = now + ttl
+    session.execute(delete(ChatBindingCode).where(ChatBindingCode.expires_at <= now - RETAIN))
     for _ in range(10):
-        code = f"{secrets.randbelow(10 ** 6):06d}"
+        code = f"{secrets.randbelow(10 ** digits):0{digits}d}"
         try:
             with session.begin_nested():
                 session.execute(delete(ChatBindingCode).where(
                     ChatBindingCode.person_id == person.id))
-                session.add(ChatBindingCode(person_id=person.id, code_hash=_code_hash(code),
-                                            expires_at=expires_at, created_at=now))
+                session.add(ChatBindingCode(
+                    person_id=person.id, code_hash=_code_hash(code), expires_at=expires_at,
+                    created_at=now, staff_link=staff_link,
+                    issued_by_id=issued_by.id if issued_by is not None else None))
                 session.flush()
             return code, expires_at
-        except IntegrityError:  # someone else's live code, or a parallel request: try again
+        except IntegrityError:  # someone else's stored code, or a parallel request: try again
             continue
     raise Conflict("绑定码生成失败，请稍后再试", code="binding_code_busy")
 
@@ -287,44 +309,246 @@ class Bound:
     already: bool = False        # this openid was bound to this person before
 
 
-def bind_by_code(session: Session, openid: str, code: str, now: datetime | None = None) -> Bound:
-    """`绑定 123456` from `openid`. AppError (Chinese message) for a wrong, expired or used code,
-    too many wrong attempts, or an openid bound to someone else."""
-    now = now or utcnow()
-    if _wrong_count(openid) >= WRONG_LIMIT:
+class CodeUsed(Conflict):
+    code = "binding_code_used"
+    message = "这个绑定码已经用过了，每个绑定码只能用一次。如需重新绑定，请重新获取绑定码"
+
+
+def _refused(key: str, row: ChatBindingCode | None, now: datetime, *, for_mp: bool) -> AppError:
+    """The answer to a wrong, expired or used code (each counted against `key`)."""
+    left = WRONG_LIMIT - _count_wrong(key)
+    if row is not None and row.used_at is not None:
+        return CodeUsed()
+    if row is not None:
+        where = ("请联系政协工作人员或会议召集人重新获取" if row.staff_link
+                 else "请在小程序“我的 → 绑定公众号”中重新获取")
+        message, code_name = f"绑定码已过期，{where}", "binding_code_expired"
+    else:
+        message = "绑定码不正确，请核对后重新" + ("输入" if for_mp else "发送")
+        code_name = "binding_code_wrong"
+    if 0 < left < WRONG_LIMIT:
+        message += f"（还可以再试 {left} 次）"
+    elif left <= 0:
+        message += f"。输错次数太多，请 {WRONG_WINDOW // 60} 分钟后再试"
+    return ValidationFailed(message, code=code_name)
+
+
+def _live_row(session: Session, key: str, code: str, now: datetime
+              ) -> tuple[ChatBindingCode | None, bool]:
+    """(the stored row of `code`, whether it can be used now); TooManyAttempts first."""
+    if _wrong_count(key) >= WRONG_LIMIT:
         raise TooManyAttempts()
     row = session.scalar(select(ChatBindingCode).where(
         ChatBindingCode.code_hash == _code_hash(code)))
-    current = oa_identity(session, openid)
-    if row is None or row.expires_at <= now:
-        left = WRONG_LIMIT - _count_wrong(openid)  # counted for bound openids too
-        if current is not None and row is None:  # e.g. the used code sent again
-            return Bound(session.get(Person, current.person_id), already=True)
-        if row is not None:
-            message = "绑定码已过期，请在小程序“我的 → 绑定公众号”中重新获取"
-            code_name = "binding_code_expired"
-        else:
-            message = "绑定码不正确，请核对后重新发送"
-            code_name = "binding_code_wrong"
-        if 0 < left < WRONG_LIMIT:
-            message += f"（还可以再试 {left} 次）"
-        elif left <= 0:
-            message += f"。输错次数太多，请 {WRONG_WINDOW // 60} 分钟后再试"
-        raise ValidationFailed(message, code=code_name)
+    return row, row is not None and row.used_at is None and row.expires_at > now
+
+
+def _code_person(session: Session, row: ChatBindingCode) -> Person:
     person = session.get(Person, row.person_id)
     if person is None or not person.is_active:
         raise ValidationFailed("该账号已停用，如有疑问请联系工作人员", code="account_disabled")
+    return person
+
+
+def _used(session: Session, row: ChatBindingCode, person: Person, app: str, now: datetime
+          ) -> None:
+    """Claim the code: one conditional UPDATE, so of two uses at the same moment exactly one
+    wins (the other waits for its commit, then matches nothing: CodeUsed). A staff link code's
+    use is audited (who issued it, which app)."""
+    claimed = session.execute(
+        update(ChatBindingCode).where(ChatBindingCode.id == row.id,
+                                      ChatBindingCode.used_at.is_(None))
+        .values(used_at=now).execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise CodeUsed()
+    session.refresh(row)
+    if row.staff_link:
+        record(session, actor_id=person.id, action="chat.link_code_used", object_type="person",
+               object_id=person.id, after={"app": app, "issued_by": row.issued_by_id})
+
+
+def bind_by_code(session: Session, openid: str, code: str, now: datetime | None = None) -> Bound:
+    """`绑定 123456` (or a staff link code) from `openid`. AppError (Chinese message) for a
+    wrong, expired or used code, too many wrong attempts, or an openid bound to someone else."""
+    now = now or utcnow()
+    row, live = _live_row(session, openid, code, now)
+    current = oa_identity(session, openid)
+    if not live:
+        if current is not None and (row is None or (
+                row.used_at is not None and row.person_id == current.person_id)):
+            _count_wrong(openid)  # counted for bound openids too
+            return Bound(session.get(Person, current.person_id), already=True)
+        raise _refused(openid, row, now, for_mp=False)
+    person = _code_person(session, row)
     if current is not None and current.person_id != person.id:
         raise Conflict("这个微信已经绑定了另一个账号。如需改绑，请先在原账号的小程序"
                        "“我的 → 绑定公众号”中解除绑定", code="openid_bound_to_other")
-    session.delete(row)  # used once
-    session.flush()
+    _used(session, row, person, "oa", now)
     if current is not None:
         return Bound(person, already=True)
     identity, moved = _link(session, person, openid, None, "code")
     if identity is None:
         raise Conflict("这个微信刚刚绑定了账号，请发送“帮助”查看", code="openid_bound_to_other")
     return Bound(person, moved=moved)
+
+
+# --- staff link codes: who may issue, and the mini-program entry point ------------------------------
+
+LINK_ACTION = "person.link"
+
+
+def normalise_code(text: str) -> str | None:
+    """The digits of a typed or scanned code (spaces, dashes, full-width digits allowed):
+    6 (a chat code) or LINK_DIGITS (a link code) digits, else None."""
+    import unicodedata
+
+    digits = "".join(ch for ch in unicodedata.normalize("NFKC", text or "")
+                     if not (ch.isspace() or ch in "-_.,，、"))
+    if digits.isascii() and digits.isdigit() and len(digits) in (6, LINK_DIGITS):
+        return digits
+    return None
+
+
+def may_issue_link(session: Session, actor: Person, person: Person, *,
+                   consultation_id: int | None = None) -> None:
+    """Who may issue a link code for `person` (else AppError; nothing written):
+    - CPPCC staff or admins reaching the person (404 person_not_found otherwise, as for the
+      people API), and reaching every role the person holds (403 link_out_of_reach: county staff
+      cannot hand themselves a city reviewer's account); only an admin links an admin;
+    - the convenor (or anyone managing the meeting) for a person invited to that meeting who
+      holds no role and no console account (403 link_needs_staff otherwise: members can bind by
+      phone, the rest are linked by staff) and has no WeChat yet (409 person_has_wechat: a code
+      would move their binding to whoever sends it)."""
+    from ..auth.permissions import get_person_or_404, grants_of, has_any_role, reach
+    from ..auth.services import is_privileged
+
+    if has_any_role(session, actor, LINK_ACTION):
+        if consultation_id is None or _in_reach(session, actor, person):
+            get_person_or_404(session, person.id, actor, LINK_ACTION)
+            r = reach(session, actor, LINK_ACTION)
+            actor_admin = any(g.role.value == "admin" for g in grants_of(session, actor))
+            for grant in grants_of(session, person):
+                path = grant.region_path or _platform_path(session, grant.platform_id)
+                if not (r.covers_path(path) or grant.platform_id in r.platform_ids) or (
+                        grant.role.value == "admin" and not actor_admin):
+                    raise Forbidden("该人员担任的职务超出您的管辖范围，请由上级政协工作人员为其生成绑定码",
+                                    code="link_out_of_reach")
+            _active(person)
+            return
+    if consultation_id is None:
+        raise Forbidden()
+    from ..consultations.models import Invitation
+    from ..consultations.services import managed_consultation
+
+    managed_consultation(session, consultation_id, actor)
+    invited = session.scalar(select(Invitation.id).where(
+        Invitation.consultation_id == consultation_id, Invitation.person_id == person.id))
+    if invited is None:
+        raise NotFound("该人员不在本次会议的邀请名单中", code="invitation_not_found")
+    if is_privileged(session, person, any_role=True):
+        raise Forbidden("该人员担任职务（如委员、审核人、工作人员），请由政协工作人员为其生成绑定码",
+                        code="link_needs_staff")
+    if session.scalar(select(WechatIdentity.id).where(
+            WechatIdentity.person_id == person.id).limit(1)) is not None:
+        raise Conflict("该人员已经绑定了微信，可以直接在公众号或小程序里答复，不需要绑定码",
+                       code="person_has_wechat")
+    _active(person)
+
+
+def _in_reach(session: Session, actor: Person, person: Person) -> bool:
+    from ..auth.permissions import person_in_reach_clause, reach
+
+    return session.scalar(select(Person.id).where(
+        Person.id == person.id, person_in_reach_clause(reach(session, actor, LINK_ACTION)))) \
+        is not None
+
+
+def _platform_path(session: Session, platform_id: int | None) -> str | None:
+    from ..org.models import Platform, Region
+
+    if platform_id is None:
+        return None
+    return session.scalar(select(Region.path).join(Platform, Platform.region_id == Region.id)
+                          .where(Platform.id == platform_id))
+
+
+def _active(person: Person) -> None:
+    if not person.is_active:
+        raise Conflict("该人员的账号已停用", code="account_disabled")
+
+
+def issue_link_code(session: Session, person: Person, *, actor: Person | None, via: str,
+                    consultation_id: int | None = None, now: datetime | None = None
+                    ) -> tuple[str, datetime]:
+    """A staff link code for `person`, issued by `actor` (None: the operator CLI, which
+    checks nothing — it runs on the server). Audited; the code itself never is."""
+    if actor is not None:
+        may_issue_link(session, actor, person, consultation_id=consultation_id)
+    else:
+        _active(person)
+    code, expires_at = issue_code(session, person, now, staff_link=True, issued_by=actor)
+    record(session, actor_id=actor.id if actor is not None else None,
+           action="chat.link_code_issued", object_type="person", object_id=person.id,
+           after={"via": via, "expires_at": expires_at.isoformat(),
+                  **({"consultation_id": consultation_id} if consultation_id else {})})
+    return code, expires_at
+
+
+def link_instruction(code: str, expires_at: datetime) -> str:
+    from ..workdays import CHINA_TZ
+
+    until = expires_at.astimezone(CHINA_TZ)
+    spaced = f"{code[:3]} {code[3:6]} {code[6:]}" if len(code) == LINK_DIGITS else code
+    return (f"绑定码：{spaced}（{until.month}月{until.day}日 {until:%H:%M} 前有效，只能用一次）。"
+            f"打开“有事好商量”小程序，进入“我的 → 使用绑定码”输入或扫码；"
+            f"或在“有事好商量”公众号里发送：绑定 {code}")
+
+
+@dataclass(frozen=True)
+class Linked:
+    person: Person
+    merged: bool = False   # the mini-program user's own record was folded into the person
+
+
+def link_mini_program(session: Session, current: Person, code: str,
+                      now: datetime | None = None) -> Linked:
+    """`POST /api/auth/link`: the logged-in mini-program user (`current`, typically the
+    record made at first login) becomes the person the staff link code names — the login,
+    its WeChat identity and whatever the user did so far move to that person (merge_people).
+
+    Refused clearly, the code staying good: the user is already someone else (a role, a console
+    account or another verified phone: 409 wechat_bound_to_other), or the person already has a
+    WeChat of the same kind (409 person_has_wechat). Only staff link codes work here: a chat
+    code is for the Official Account (422 binding_code_wrong, counted)."""
+    from ..auth.services import is_privileged, merge_people, wechat_identities_of
+
+    now = now or utcnow()
+    key = f"mp-person-{current.id}"
+    row, live = _live_row(session, key, code, now)
+    if row is not None and not row.staff_link:
+        row, live = None, False  # not a link code: answered as a wrong one
+    if not live:
+        if row is not None and row.used_at is not None and row.person_id == current.id:
+            return Linked(current)
+        raise _refused(key, row, now, for_mp=True)
+    person = _code_person(session, row)
+    if person.id == current.id:
+        _used(session, row, person, "mp", now)
+        return Linked(person)
+    if is_privileged(session, current, any_role=True) or (
+            current.phone_hash is not None and current.phone_hash != person.phone_hash):
+        raise Conflict("这个微信已经是另一位人员的账号，不能再关联到其他人员。"
+                       "如有疑问请联系政协工作人员", code="wechat_bound_to_other")
+    mine, theirs = wechat_identities_of(session, current.id), wechat_identities_of(session, person.id)
+    unions = {i.unionid for i in mine if i.unionid}, {i.unionid for i in theirs if i.unionid}
+    if ({i.app for i in mine} & {i.app for i in theirs}) or (
+            all(unions) and not (unions[0] & unions[1])):
+        raise Conflict("该人员已经关联了另一个微信，如需更换请联系政协工作人员",
+                       code="person_has_wechat")
+    _used(session, row, person, "mp", now)
+    target = merge_people(session, source=current, target=person, actor_id=person.id,
+                          reason="link_code")
+    return Linked(target, merged=True)
 
 
 # --- the person's side (mini-program API) ---------------------------------------------------------

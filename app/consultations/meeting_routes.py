@@ -106,17 +106,14 @@ def cancel(consultation_id: int, body: CancelIn):
 
 
 def _attendance(session, c: Consultation) -> AttendanceOut:
-    invitations = services.invitations_of(session, c.id)
-    names = dict(session.execute(select(Person.id, Person.name).where(
-        Person.id.in_({i.person_id for i in invitations}))).all()) if invitations else {}
     return AttendanceOut(
         groups=services.attendance_by_group(session, c.id),
         invitations=[InvitationOut(
-            id=i.id, person_id=i.person_id, name=names.get(i.person_id, ""), group=i.group,
+            id=i.id, person_id=i.person_id, name=name, group=i.group,
             group_label=GROUP_LABELS[i.group], answer=i.answer,
             answer_label=ANSWER_LABELS[i.answer], reason=i.reason,
             substitute_name=i.substitute_name, substitute_title=i.substitute_title,
-            answered_at=i.answered_at) for i in invitations],
+            answered_at=i.answered_at) for i, name in services.roster(session, c.id)],
         warnings=services.list_warnings(session, c), list_locked_at=c.list_locked_at)
 
 

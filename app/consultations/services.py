@@ -306,7 +306,7 @@ def _send_notice(session: Session, c: Consultation, person_ids: list[int]) -> No
     fan_out(session, kind="meeting_notice", subject=f"consultation:{c.id}:v{c.version}",
             recipient_ids=person_ids, title="协商会议通知",
             body=f"邀请您参加“{topic.title}”协商会议，时间：{when_text(c)}，{where_text(c)}。"
-                 "请在小程序中回复是否参加。",
+                 "回复“参加”或“请假 原因”（也可以在小程序会议页面答复）。",
             link=meeting_link(c.id), payload=notice_payload(c, topic, version=c.version,
                                                             calendar=calendar_link(c.id)))
 
@@ -475,6 +475,14 @@ def attendance_by_group(session: Session, consultation_id: int) -> list[GroupTal
                        substitute=counts[g].get(Answer.substitute, 0),
                        pending=counts[g].get(Answer.pending, 0))
             for g in InviteGroup if g in counts]
+
+
+def roster(session: Session, consultation_id: int) -> list[tuple[Invitation, str]]:
+    """Every invitation of the meeting with the invitee's name, in invitation order: the names
+    behind attendance_by_group (the convenor's API and the chat's 出席情况)."""
+    return [(inv, name or "") for inv, name in session.execute(
+        select(Invitation, Person.name).join(Person, Person.id == Invitation.person_id)
+        .where(Invitation.consultation_id == consultation_id).order_by(Invitation.id))]
 
 
 def lock_list(session: Session, *, actor: Person, consultation_id: int) -> Consultation:

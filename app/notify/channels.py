@@ -36,6 +36,7 @@ in the list: it always gets its copy first, so nothing is lost when WeChat refus
 from __future__ import annotations
 
 import enum
+import html
 import logging
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping, Protocol, Sequence, runtime_checkable
@@ -239,15 +240,33 @@ def openids_of(session: Session, person_ids: Iterable[int], app: Any, *,
     return found
 
 
-def notice_text(title: str, body: str, link: str | None) -> str:
-    """Plain text of a notice for a chat message (customer-service message, robot)."""
+# An Official Account text may carry a link that opens a mini-program page (WECHAT.md: the
+# mini-program must be associated with the account); `href` is for WeChat versions without it.
+MINI_PROGRAM_LINK_FALLBACK = "https://mp.weixin.qq.com/"
+
+
+def notice_text(title: str, body: str, link: str | None, mp_appid: str | None = None) -> str:
+    """Plain text of a notice for a chat message (customer-service message, robot). With the
+    mini-program's appid (Official Account texts), the link is a tappable mini-program link,
+    kept whole when the text is cut."""
     label = f"【{title}】"
     text = f"{label}\n{body}"
+    if link and mp_appid:
+        page = html.escape(link.lstrip("/"), quote=True)
+        tail = (f'\n<a href="{MINI_PROGRAM_LINK_FALLBACK}" data-miniprogram-appid='
+                f'"{html.escape(mp_appid, quote=True)}" data-miniprogram-path="{page}">'
+                "在小程序中查看详情</a>")
+        room = SANDBOX_TEXT_MAX - len(tail)
+        return (text if len(text) <= room else text[:room - 1] + "…") + tail
     if link:
         text += "\n（详情请在小程序中查看）"
     if len(text) > SANDBOX_TEXT_MAX:
         text = text[:SANDBOX_TEXT_MAX - 1] + "…"
     return text
+
+
+def mp_appid(wechat: Any) -> str | None:
+    return getattr(getattr(wechat, "mp", None), "appid", None) or None
 
 
 class SandboxChannel(BatchPrepare):
@@ -276,7 +295,8 @@ class SandboxChannel(BatchPrepare):
         # the fake under a synthetic openid (the fake accepts any openid starting with "o").
         return {row.id: Delivery.of(
             row, openids.get(row.recipient_id) or f"osandbox_person_{row.recipient_id}",
-            text=notice_text(row.title, row.body, row.link)) for row in rows}
+            text=notice_text(row.title, row.body, row.link, mp_appid(self.wechat)))
+            for row in rows}
 
     def send(self, delivery: Delivery) -> Outcome:
         if not self.usable:

@@ -33,8 +33,8 @@ from ..org.models import WechatApp
 from ..wechat.client import ROBOT_TEXT_MAX_BYTES
 from ..wechat.errors import WechatError
 from . import credits
-from .channels import (BatchPrepare, Delivery, Outcome, Prepared, Result, notice_text, openids_of,
-                       outcome_from_wechat_error)
+from .channels import (BatchPrepare, Delivery, Outcome, Prepared, Result, mp_appid, notice_text,
+                       openids_of, outcome_from_wechat_error)
 from .models import OutboxMessage
 from .templates import Template, TemplateSet
 
@@ -198,7 +198,8 @@ class OaCustomerServiceChannel(BatchPrepare):
                 Outcome.skip("未关注或未绑定公众号") if openid is None
                 else Outcome.skip("48 小时内未与公众号互动，不能发客服消息")
                 if openid not in open_window
-                else Delivery.of(row, openid, text=notice_text(row.title, row.body, row.link)))
+                else Delivery.of(row, openid, text=notice_text(
+                    row.title, row.body, row.link, mp_appid(self.wechat))))
         return out
 
     def send(self, delivery: Delivery) -> Outcome:

@@ -146,3 +146,55 @@ def test_a_meeting_run_by_chat(client, app, world, fake_wechat):
         code = ok(client.get(f"/api/consultations/{cid}/checkin-code",
                              headers=as_(world, conv)))["code"]
         assert code in chat.send(conv, "签到")
+
+
+def test_link_codes_end_to_end_a_chat_only_invitee_and_a_reviewer(client, app, world,
+                                                                   fake_wechat):
+    """Issue 10 items 17 and 20 over HTTP: a chat-only invitee gets a code from the convenor
+    and binds by sending it through the signed webhook, then answers by chat; a reviewer, whom
+    phone binding refuses, gets a code from county staff and links the mini-program with it
+    (their review list answers), then binds the Official Account with a second one."""
+    from ..integration.test_auth_phone import login as wx_login
+
+    chat = Chat(client, app.config["APP"].oa_webhook_token)
+    cid = ok(schedule(client, world, place_kind="venue", place="前进村议事室", **when(days=6)),
+             201)["id"]
+    ok(invite(client, world, cid, [("resident2", "resident"), ("member", "member")]))
+
+    # Unbound: told where codes come from; 帮助 says what binding makes possible.
+    assert "召集人或政协工作人员" in chat.send("resident2", "开会吗")
+    assert chat.send("resident2", "帮助").startswith("绑定后")
+    issued = ok(client.post(f"/api/consultations/{cid}/invitations/"
+                            f"{world['people']['resident2']}/link-code",
+                            headers=as_(world, "conv_village")), 201)
+    code = issued["code"]
+    assert chat.send("resident2", f"绑定 {code[:3]} {code[3:6]} {code[6:]}").startswith(
+        "绑定成功，王大爷！")
+    assert "出差" in chat.send("resident2", "请假 出差")
+    # The used code from someone else's WeChat: refused, binds nothing.
+    assert "已经用过" in chat.send("resident", f"绑定 {code}")
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(AuditEntry).where(
+            AuditEntry.action == "chat.link_code_used")) == 1
+    own = ok(client.post("/api/me/chat-binding-code", headers=as_(world, "conv_village")),
+             201)["code"]
+    assert chat.send("conv_village", f"绑定 {own}").startswith("绑定成功")
+    assert "  请假：王大爷（出差）" in chat.send("conv_village", "出席情况")
+
+    # A reviewer: phone binding is refused; the staff link works.
+    reviewer = world["people"]["rev_county_pc"]
+    me = wx_login(client, "reviewer-own-wechat")
+    code = ok(client.post(f"/api/people/{reviewer}/link-code",
+                          headers=as_(world, "county_staff")), 201)["code"]
+    linked = ok(client.post("/api/auth/link", json={"code": code},
+                            headers={"Authorization": f"Bearer {me['token']}"}))
+    assert linked["person"]["id"] == reviewer and "reviewer" in linked["person"]["roles"]
+    assert client.get("/api/me/reviews",
+                      headers={"Authorization": f"Bearer {me['token']}"}).status_code == 200
+    code = ok(client.post(f"/api/people/{reviewer}/link-code",
+                          headers=as_(world, "county_staff")), 201)["code"]
+    OPENIDS["reviewer"] = "o_chat_reviewer"
+    try:
+        assert chat.send("reviewer", f"绑定 {code}").startswith("绑定成功")
+    finally:
+        del OPENIDS["reviewer"]

@@ -215,6 +215,53 @@ def test_convenor_attendance_lock_and_checkin(client, app, world):
     assert api["code"] in text and "前有效" in text and "扫码签到" in text
 
 
+def test_attendance_by_chat_names_the_people_of_each_group(client, app, world):
+    """Issue 10 item 21: who is coming, who declined and why, who has not answered — by name,
+    per group, the names the convenor's API (GET …/invitations) lists."""
+    cid, _ = meeting(client, world)
+    rsvp(client, world, cid, "member", answer="accepted")
+    rsvp(client, world, cid, "resident", answer="declined", reason="出差")
+    rsvp(client, world, cid, "stakeholder", answer="accepted")
+    text = say(app, "conv_village", "出席情况")
+    lines = text.splitlines()
+    member = lines.index("政协委员：邀请1人，参加1，请假0，委派0，未答复0")
+    assert lines[member + 1] == "  参加：钱委员"
+    residents = lines.index("群众代表：邀请2人，参加0，请假1，委派0，未答复1")
+    assert lines[residents + 1:residents + 3] == ["  请假：张居民（出差）", "  未答复：王大爷"]
+    assert "  参加：赵店主" in lines and "  未答复：周镇长" in lines
+    api = client.get(f"/api/consultations/{cid}/invitations",
+                     headers=as_(world, "conv_village")).json
+    for inv in api["invitations"]:
+        assert inv["name"] in text
+
+
+def test_attendance_by_chat_fits_wechat_s_text_limit_with_how_many_were_left_out(client, app,
+                                                                                   world):
+    """A big meeting: the reply stays within 2048 bytes (WeChat's text limit), every group keeps
+    its counts, and a cut list ends with "…等 N 人" (N = everyone in that list)."""
+    cid, _ = meeting(client, world)
+    with committed_session(app) as s:
+        for n in range(120):
+            p = Person(name=f"群众代表第{n:03d}号")
+            s.add(p)
+            s.flush()
+            s.add(Invitation(consultation_id=cid, person_id=p.id, group="resident",
+                             invited_at=utcnow(), invited_by_id=world["people"]["conv_village"],
+                             answer="declined" if n % 3 == 0 else "pending",
+                             reason="家里有事需要照顾老人" if n % 3 == 0 else None))
+    text = say(app, "conv_village", "出席情况")
+    assert len(text.encode("utf-8")) <= 2048
+    assert "群众代表：邀请122人，参加0，请假40，委派0，未答复82" in text
+    assert "政协委员：邀请1人" in text and "职能部门：邀请1人" in text
+    lines = text.splitlines()
+    at = lines.index("群众代表：邀请122人，参加0，请假40，委派0，未答复82")
+    declined, pending = lines[at + 1:at + 3]
+    assert declined.startswith("  请假：群众代表第000号（家里有事需要照顾老人）")
+    assert declined.endswith("…等 40 人")
+    assert pending.startswith("  未答复：张居民、王大爷、群众代表第001号") and pending.endswith("…等 82 人")
+    assert lines[-2:] == ["职能部门：邀请1人，参加0，请假0，委派0，未答复1", "  未答复：郑科长"]
+
+
 def test_convenor_intents_refused_to_a_member_as_the_api_refuses(client, app, world):
     cid, start = meeting(client, world)
     api = client.get(f"/api/consultations/{cid}/invitations", headers=as_(world, "member"))

@@ -143,6 +143,17 @@ def test_long_dedupe_keys_are_hashed_to_fit_and_stay_distinct():
     assert a != b
 
 
+def test_notice_text_for_the_official_account_carries_a_whole_mini_program_link():
+    """Issue 10 item 20: WeChat opens the page from a customer-service text's <a> with
+    data-miniprogram-appid / -path (WECHAT.md); a cut text keeps the link whole."""
+    text = notice_text("会议通知", "请准时参加" * 300, "/pages/meeting/meeting?id=1&x=2", "wx123")
+    link = ('<a href="https://mp.weixin.qq.com/" data-miniprogram-appid="wx123" '
+            'data-miniprogram-path="pages/meeting/meeting?id=1&amp;x=2">在小程序中查看详情</a>')
+    assert text.endswith("…\n" + link) and len(text) == 600
+    assert notice_text("会议通知", "短", "/pages/x", "wx123") == f"【会议通知】\n短\n{link}".replace(
+        "pages/meeting/meeting?id=1&amp;x=2", "pages/x")
+
+
 def test_notice_text_is_bounded_and_mentions_the_mini_program_link():
     text = notice_text("会议通知", "请准时参加" * 300, "pages/meeting/detail?id=1")
     assert text.startswith("【会议通知】") and len(text) == 600 and text.endswith("…")

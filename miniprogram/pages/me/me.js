@@ -1,6 +1,7 @@
 // My account: login state, masked phone with the "绑定手机号" button, my roles in Chinese, and
 // "绑定公众号": bound or not (GET /api/me/chat-binding), a one-time 6-digit code to send to the
-// Official Account as "绑定 123456" (POST /api/me/chat-binding-code), unbinding (DELETE).
+// Official Account as "绑定 123456" (POST /api/me/chat-binding-code), unbinding (DELETE); and
+// "使用绑定码" (pages/link): a code staff issued for people phone binding cannot link.
 const auth = require('../../utils/auth')
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
@@ -125,6 +126,10 @@ Component({
 
     onOpenMeetings() {
       wx.navigateTo({ url: '/pages/meetings/meetings' })
+    },
+
+    onOpenLinkCode() {
+      wx.navigateTo({ url: '/pages/link/link' })
     },
 
     onOpenReviews() {

@@ -92,6 +92,19 @@ test('"待办审核" is shown to everyone logged in and opens the review page', 
   expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/review/review' })
 })
 
+test('"使用绑定码" is shown to everyone logged in and opens the link page', async () => {
+  const env = installWx()
+  meServer({ me: meBody({ roles: [role('resident', '群众')] }) })
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+
+  expect(textOf(page.querySelector('.use-link-code'))).toContain('使用绑定码')
+  page.querySelector('.use-link-code').dispatchEvent('tap')
+  await simulate.sleep(0)
+
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/link/link' })
+})
+
 test('without a phone: "未绑定" and a getPhoneNumber button; binding shows the masked phone', async () => {
   const env = installWx()
   const me = NO_PHONE
