@@ -1,6 +1,6 @@
 """staff link codes: chat_binding_codes gains staff_link, issued_by_id, used_at
 
-Revision ID: 0106
+Revision ID: 0005
 Revises: 0004
 Create Date: 2026-12-02 06:00:00
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0106'
+revision = '0005'
 down_revision = '0004'
 branch_labels = None
 depends_on = None

@@ -1,7 +1,7 @@
 """staff login shadows: the failure counter and lock of unknown console usernames
 
-Revision ID: 0108
-Revises: 0004
+Revision ID: 0006
+Revises: 0005
 Create Date: 2026-12-02 06:10:00
 """
 from alembic import op
@@ -9,8 +9,8 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0108'
-down_revision = '0004'
+revision = '0006'
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
