@@ -89,3 +89,14 @@ def test_every_error_matches_the_error_schema(client):
     r = client.get("/api/platforms?radius_km=0")
     assert r.status_code == 422
     validator.validate(r.json)
+
+
+def test_a_wechat_error_fits_the_error_schema(client, fake_wechat):
+    """WeChat's errcode used to come back as `details: {"errcode": …}` (an object)."""
+    validator = jsonschema_rs.Draft4Validator(
+        _document(client)["components"]["schemas"]["Error"])
+    fake_wechat.fail("/sns/jscode2session", 40226)
+    r = client.post("/api/auth/wx-login", json={"code": "user-ivy"})
+    assert r.status_code == 403 and r.json["error"] == "wechat_user_risky", r.json
+    validator.validate(r.json)
+    assert r.json["details"][0]["errcode"] == 40226
