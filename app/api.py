@@ -140,6 +140,7 @@ class Operation:
     also: tuple[int, ...] = ()
     produces: str | None = None
     files: tuple[str, ...] = ()
+    idempotency_key: bool = False
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -192,6 +193,7 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                 body=body, response=response, status=status, auth=auth,
                 description=description or (view.__doc__ or "").strip(), path_params=params,
                 also=tuple(also), produces=produces, files=tuple(files),
+                idempotency_key=getattr(view, "honours_idempotency_key", False),
             ))
         bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods))
         return wrapper
@@ -319,6 +321,12 @@ def openapi_document(title: str, version: str) -> dict:
              "schema": {"type": "integer" if conv == "int" else "string"}}
             for name, conv in op.path_params.items()
         ]
+        if op.idempotency_key:
+            parameters.append({
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "description": "防止重复提交：同一登录用户 24 小时内用同一个值重发时返回第一次的结果",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                           "minLength": 1, "maxLength": 64}})
         if op.query is not None:
             qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
             required = set(qschema.get("required", []))

@@ -100,3 +100,17 @@ def test_a_wechat_error_fits_the_error_schema(client, fake_wechat):
     assert r.status_code == 403 and r.json["error"] == "wechat_user_risky", r.json
     validator.validate(r.json)
     assert r.json["details"][0]["errcode"] == 40226
+
+
+def test_the_idempotency_key_header_is_documented_where_it_is_honoured(client):
+    paths = _document(client)["paths"]
+    honoured = {(m.upper(), p) for p, ms in paths.items() for m, op in ms.items()
+                if any(x["name"] == "Idempotency-Key" and x["in"] == "header"
+                       for x in op.get("parameters", []))}
+    assert {("POST", "/api/suggestions/{suggestion_id}/vote"), ("POST", "/api/uploads"),
+            ("POST", "/api/platforms/{platform_id}/suggestions"),
+            ("POST", "/api/topics/{topic_id}/consultations")} <= honoured
+    assert ("GET", "/api/suggestions") not in honoured
+    header = next(x for x in paths["/api/uploads"]["post"]["parameters"]
+                  if x["name"] == "Idempotency-Key")
+    assert header["required"] is False and header["schema"]["maxLength"] == 64
