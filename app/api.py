@@ -141,6 +141,7 @@ class Operation:
     produces: str | None = None
     files: tuple[str, ...] = ()
     idempotency_key: bool = False
+    conditional: bool = False
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -162,10 +163,11 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
              status: int = 200, auth: str | None = "login", description: str = "",
              also: tuple[int, ...] = (), produces: str | None = None,
-             files: tuple[str, ...] = ()) -> Callable:
+             files: tuple[str, ...] = (), conditional: bool = False) -> Callable:
     """`also`: other success statuses the view may answer with the same `response` model (e.g. 200
     for a repeated create); `produces`: the media type(s), comma-separated, of a file the view
-    returns instead of JSON; `files`: the multipart/form-data file fields the view reads."""
+    returns instead of JSON; `files`: the multipart/form-data file fields the view reads;
+    `conditional`: the view answers 304 to If-None-Match / If-Modified-Since."""
 
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
@@ -194,6 +196,7 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                 description=description or (view.__doc__ or "").strip(), path_params=params,
                 also=tuple(also), produces=produces, files=tuple(files),
                 idempotency_key=getattr(view, "honours_idempotency_key", False),
+                conditional=conditional,
             ))
         bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods))
         return wrapper
@@ -310,6 +313,8 @@ def openapi_document(title: str, version: str) -> dict:
             "operationId": f"{op.method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
             "responses": {
                 **{str(code): _success(op) for code in (op.status, *op.also)},
+                **({"304": {"description": "未改变（条件请求，沿用已缓存的内容）"}}
+                   if op.conditional else {}),
                 "default": {"description": "错误", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}},
             },

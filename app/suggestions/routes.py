@@ -153,7 +153,7 @@ def upload():
 
 
 @endpoint(bp, "/uploads/<key>", summary="查看图片", tags=[UPLOAD_TAG], auth=None,
-          produces=",".join(uploads.EXTENSIONS))
+          produces=",".join(uploads.EXTENSIONS), conditional=True)
 def serve_upload(key: str):
     """返回图片本身（不是 JSON）。"""
     row, path = uploads.servable(get_session(), key)
