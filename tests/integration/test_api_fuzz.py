@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import io
 import os
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 import schemathesis
@@ -122,10 +122,22 @@ def fuzz_app(config, tmp_path_factory):
                   for role, person_id in people.items()}
         client = app.test_client()
         resident = {"Authorization": f"Bearer {tokens['resident']}"}
-        # A comment to reply to and report, and a photo to serve (the demo city has neither).
+        # A comment to reply to and report, a campaign and a photo to serve (the demo city has none).
         sug = client.get("/api/suggestions").json["items"][0]["id"]
         r = client.post(f"/api/suggestions/{sug}/comments", json={"body": "同意，希望尽快解决。"},
                         headers=resident)
+        assert r.status_code == 201, r.json
+        comment = r.json["comment"]
+        if comment["state"] != "visible":  # held for moderation: publish it
+            r = client.post(f"/api/moderation/comments/{comment['id']}",
+                            json={"decision": "approve"},
+                            headers={"Authorization": f"Bearer {tokens['admin']}"})
+            assert r.status_code == 200 and r.json["state"] == "visible", r.json
+        today = date.today()
+        r = client.post("/api/campaigns", headers={"Authorization": f"Bearer {tokens['admin']}"},
+                        json={"title": "征集：老旧小区加装电梯", "description": "请提出您的建议。",
+                              "region_id": client.get("/api/regions").json["items"][0]["id"],
+                              "opens_on": str(today), "closes_on": str(today + timedelta(30))})
         assert r.status_code == 201, r.json
         r = client.post("/api/uploads", headers=resident, content_type="multipart/form-data",
                         data={"file": (io.BytesIO(_png()), "photo.png")})
