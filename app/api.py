@@ -164,6 +164,11 @@ class Operation:
     status: int
     auth: str | None
     description: str = ""
+    also: tuple[int, ...] = ()
+    produces: str | None = None
+    files: tuple[str, ...] = ()
+    idempotency_key: bool = False
+    conditional: bool = False
     path_params: dict[str, str] = field(default_factory=dict)
 
 
@@ -183,7 +188,14 @@ def _query_data(model: type[BaseModel]) -> dict:
 def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), summary: str,
              tags: list[str], query: type[BaseModel] | None = None,
              body: type[BaseModel] | None = None, response: type[BaseModel] | None = None,
-             status: int = 200, auth: str | None = "login", description: str = "") -> Callable:
+             status: int = 200, auth: str | None = "login", description: str = "",
+             also: tuple[int, ...] = (), produces: str | None = None,
+             files: tuple[str, ...] = (), conditional: bool = False) -> Callable:
+    """`also`: other success statuses the view may answer with the same `response` model (e.g. 200
+    for a repeated create); `produces`: the media type(s), comma-separated, of a file the view
+    returns instead of JSON; `files`: the multipart/form-data file fields the view reads;
+    `conditional`: the view answers 304 to If-None-Match / If-Modified-Since."""
+
     def decorate(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(**kwargs):
@@ -209,6 +221,9 @@ def endpoint(bp: Blueprint, rule: str, *, methods: tuple[str, ...] = ("GET",), s
                 rule=full_rule, method=method.lower(), summary=summary, tags=tags, query=query,
                 body=body, response=response, status=status, auth=auth,
                 description=description or (view.__doc__ or "").strip(), path_params=params,
+                also=tuple(also), produces=produces, files=tuple(files),
+                idempotency_key=getattr(view, "honours_idempotency_key", False),
+                conditional=conditional,
             ))
         bp.add_url_rule(rule, view.__name__, wrapper, methods=list(methods))
         return wrapper
@@ -230,7 +245,7 @@ def _to_response(result: Any, default_status: int, *, public: bool = False):
     return jsonify(mask_public(result) if public else result), status
 
 
-_DOWNLOAD_TYPES = {
+DOWNLOAD_TYPES = {
     ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
     ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
     ".ics": "text/calendar",
@@ -241,9 +256,70 @@ def download(data: bytes | str, filename: str) -> Response:
     """A file to save (Word, Excel, calendar); the Chinese file name survives (RFC 5987)."""
     from urllib.parse import quote
 
-    mimetype = next(t for ext, t in _DOWNLOAD_TYPES.items() if filename.endswith(ext))
+    mimetype = next(t for ext, t in DOWNLOAD_TYPES.items() if filename.endswith(ext))
     return Response(data, mimetype=mimetype, headers={
         "Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"})
+
+
+def _success(op: Operation) -> dict:
+    if op.produces:
+        return {"description": "成功（文件）", "content": {
+            media: {"schema": {"type": "string", "format": "binary"}}
+            for media in op.produces.split(",")}}
+    if op.response is None:
+        return {"description": "成功"}
+    return {"description": "成功", "content": {"application/json": {"schema": {
+        "$ref": f"#/components/schemas/{op.response.__name__}"}}}}
+
+
+_NULL = {"type": "null"}
+
+
+def _openapi30(node: Any, *, in_query: bool = False) -> Any:
+    """pydantic's JSON Schema (draft 2020-12) in the OpenAPI 3.0.3 dialect: `nullable` instead
+    of a `null` branch, boolean `exclusiveMinimum`/`exclusiveMaximum`, `enum` instead of
+    `const`, one `example`. A query parameter is never null (absent instead)."""
+    if isinstance(node, list):
+        return [_openapi30(item, in_query=in_query) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = dict(node)
+    for key in ("anyOf", "oneOf"):
+        branches = out.get(key)
+        if not branches or _NULL not in branches:
+            continue
+        rest = [b for b in branches if b != _NULL]
+        del out[key]
+        if not in_query:
+            out["nullable"] = True
+        elif out.get("default", 0) is None:
+            del out["default"]
+        if len(rest) > 1:
+            out[key] = rest
+        elif "$ref" in rest[0]:
+            out["allOf"] = rest  # 3.0 ignores the siblings of a $ref
+        else:
+            out = {**rest[0], **out}
+    for key, value in out.items():
+        if key in ("properties", "patternProperties", "$defs"):  # names → schemas
+            out[key] = {name: _openapi30(v, in_query=in_query) for name, v in value.items()}
+        elif key not in ("default", "example", "examples", "enum", "const"):
+            out[key] = _openapi30(value, in_query=in_query)
+    if out.get("type") == "null":
+        del out["type"]
+        out["nullable"] = True
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    for bound, limit in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        value = out.get(bound)
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            out[limit] = value
+            out[bound] = True
+    if isinstance(out.get("examples"), list):
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    return out
 
 
 def openapi_document(title: str, version: str) -> dict:
@@ -256,7 +332,7 @@ def openapi_document(title: str, version: str) -> dict:
     _, defs = models_json_schema(
         [(m, "validation") for m in ordered], ref_template="#/components/schemas/{model}"
     )
-    schemas = defs.get("$defs", {})
+    schemas = {name: _openapi30(schema) for name, schema in defs.get("$defs", {}).items()}
 
     paths: dict[str, dict] = {}
     for op in OPERATIONS:
@@ -266,12 +342,9 @@ def openapi_document(title: str, version: str) -> dict:
             "tags": op.tags,
             "operationId": f"{op.method}_{re.sub(r'[^a-zA-Z0-9]+', '_', path).strip('_')}",
             "responses": {
-                str(op.status): {
-                    "description": "成功",
-                    **({"content": {"application/json": {"schema": {
-                        "$ref": f"#/components/schemas/{op.response.__name__}"}}}}
-                       if op.response else {}),
-                },
+                **{str(code): _success(op) for code in (op.status, *op.also)},
+                **({"304": {"description": "未改变（条件请求，沿用已缓存的内容）"}}
+                   if op.conditional else {}),
                 "default": {"description": "错误", "content": {"application/json": {
                     "schema": {"$ref": "#/components/schemas/Error"}}}},
             },
@@ -283,10 +356,17 @@ def openapi_document(title: str, version: str) -> dict:
              "schema": {"type": "integer" if conv == "int" else "string"}}
             for name, conv in op.path_params.items()
         ]
+        if op.idempotency_key:
+            parameters.append({
+                "name": "Idempotency-Key", "in": "header", "required": False,
+                "description": "防止重复提交：同一登录用户 24 小时内用同一个值重发时返回第一次的结果",
+                "schema": {"type": "string", "pattern": "^[A-Za-z0-9_-]{1,64}$",
+                           "minLength": 1, "maxLength": 64}})
         if op.query is not None:
             qschema = op.query.model_json_schema(ref_template="#/components/schemas/{model}")
             required = set(qschema.get("required", []))
             for name, prop in qschema.get("properties", {}).items():
+                prop = _openapi30(prop, in_query=True)
                 param = {"name": name, "in": "query", "required": name in required,
                          "schema": prop}
                 if "description" in prop:
@@ -294,6 +374,10 @@ def openapi_document(title: str, version: str) -> dict:
                 parameters.append(param)
         if parameters:
             item["parameters"] = parameters
+        if op.files:
+            item["requestBody"] = {"required": True, "content": {"multipart/form-data": {
+                "schema": {"type": "object", "required": list(op.files), "properties": {
+                    name: {"type": "string", "format": "binary"} for name in op.files}}}}}
         if op.body is not None:
             item["requestBody"] = {"required": True, "content": {"application/json": {
                 "schema": {"$ref": f"#/components/schemas/{op.body.__name__}"}}}}
@@ -309,7 +393,12 @@ def openapi_document(title: str, version: str) -> dict:
             "error": {"type": "string", "description": "稳定的错误代码"},
             "message": {"type": "string", "description": "中文提示，可直接展示给用户"},
             "request_id": {"type": "string"},
-            "details": {"type": "array", "items": {"type": "object"}},
+            "details": {"type": "array", "description": "逐项说明（多为 422 参数校验失败）",
+                        "items": {"type": "object", "required": ["field", "message"],
+                                  "properties": {
+                                      "field": {"type": "string", "description": "出错的字段"},
+                                      "message": {"type": "string",
+                                                  "description": "中文说明"}}}},
         },
     }
     return {

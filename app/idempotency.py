@@ -366,6 +366,7 @@ def idempotent(view: Callable) -> Callable:
         resp.status_code = status
         return resp
 
+    wrapper.honours_idempotency_key = True  # type: ignore[attr-defined]  (OpenAPI header)
     return wrapper
 
 

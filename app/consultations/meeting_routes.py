@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from ..api import download, endpoint
+from ..api import DOWNLOAD_TYPES, download, endpoint
 from ..auth.current import require_person
 from ..db import get_session
 from ..idempotency import idempotent
@@ -228,9 +228,10 @@ def my_consultations():
                                    for c in services.my_consultations(session, person.id)])
 
 
-@bp.get("/consultations/<int:consultation_id>/calendar.ics")
+@endpoint(bp, "/consultations/<int:consultation_id>/calendar.ics", summary="会议日历文件",
+          tags=[TAG], auth="login", produces=DOWNLOAD_TYPES[".ics"])
 def calendar(consultation_id: int):
-    """The meeting as an .ics file (for the calendar on the phone); same visibility as detail."""
+    """会议的 .ics 日历文件（加入手机日历）；与会议详情相同的查看范围。"""
     session = get_session()
     person = require_person()
     c = services.get_consultation_or_404(session, consultation_id, person)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 from sqlalchemy import select
 
-from ..api import download, endpoint
+from ..api import DOWNLOAD_TYPES, download, endpoint
 from ..auth.current import require_person
 from ..db import get_session
 from ..org.models import Body, Platform
@@ -109,15 +109,18 @@ def _document(consultation_id: int):
     return opinions.document(session, c, opinions.require_list(lst))
 
 
-@bp.get("/consultations/<int:consultation_id>/opinions.docx")
+@endpoint(bp, "/consultations/<int:consultation_id>/opinions.docx", summary="意见清单 Word",
+          tags=[TAG], auth="login", produces=DOWNLOAD_TYPES[".docx"])
 def export_docx(consultation_id: int):
-    """The list as a Word document in the formal style (same visibility as the list)."""
+    """意见清单的正式公文格式 Word 文件（与意见清单相同的查看范围）。"""
     doc = _document(consultation_id)
     return download(opinion_list_docx(doc), f"{doc.title}.docx")
 
 
-@bp.get("/consultations/<int:consultation_id>/opinions.xlsx")
+@endpoint(bp, "/consultations/<int:consultation_id>/opinions.xlsx", summary="意见清单 Excel",
+          tags=[TAG], auth="login", produces=DOWNLOAD_TYPES[".xlsx"])
 def export_xlsx(consultation_id: int):
+    """意见清单的 Excel 文件（与意见清单相同的查看范围）。"""
     doc = _document(consultation_id)
     return download(opinion_list_xlsx(doc), f"{doc.title}.xlsx")
 

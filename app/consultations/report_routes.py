@@ -2,11 +2,10 @@
 the annual assessment). Thin: the queries are in reports.py."""
 from __future__ import annotations
 
-from flask import Blueprint, request
+from flask import Blueprint
 
-from ..api import download, endpoint, parse_model
+from ..api import DOWNLOAD_TYPES, download, endpoint
 from ..auth.current import require_person
-from ..auth.permissions import authorize
 from ..db import get_session
 from . import reports
 from .exports import member_ledger_xlsx
@@ -43,12 +42,11 @@ def members_ledger(query: YearQuery):
         get_session(), require_person(), year=query.year, region_id=query.region_id))
 
 
-@bp.get("/reports/member-ledger.xlsx")
-def members_ledger_xlsx():
-    """The same sheet as a spreadsheet (staff only; same query parameters)."""
-    person = authorize(REPORTS)
-    query = parse_model(YearQuery, request.args.to_dict())
-    data = reports.members_ledger(get_session(), person, year=query.year,
+@endpoint(bp, "/reports/member-ledger.xlsx", summary="委员履职台账（汇总）Excel", tags=[TAG],
+          query=YearQuery, auth=REPORTS, produces=DOWNLOAD_TYPES[".xlsx"])
+def members_ledger_xlsx(query: YearQuery):
+    """与“委员履职台账（汇总）”相同的内容，Excel 文件。"""
+    data = reports.members_ledger(get_session(), require_person(), year=query.year,
                                   region_id=query.region_id)
     return download(member_ledger_xlsx(query.year, data["members"], reports.LEDGER_COLUMNS),
                     f"{query.year}年委员履职台账.xlsx")

@@ -84,7 +84,8 @@ def update_check(platform_id: int, must: str, body: CheckUpdate):
 
 
 @endpoint(bp, "/platforms/<int:platform_id>/members/<int:person_id>", methods=("POST",),
-          summary="联系政协委员到平台", tags=["平台管理"], response=MemberLinkResult, auth=MANAGE)
+          summary="联系政协委员到平台", tags=["平台管理"], response=MemberLinkResult, status=201,
+          also=(200,), auth=MANAGE)
 def link_member(platform_id: int, person_id: int):
     """把一名政协委员联系到本平台（每个平台至少联系一名委员）。新建返回 201，已联系返回 200。"""
     session = get_session()

@@ -235,7 +235,7 @@ def post_comment(suggestion_id: int, body: CommentIn):
 
 
 @endpoint(bp, "/comments/<int:comment_id>/report", methods=("POST",), summary="举报评论",
-          tags=[TAG], body=ReportIn, response=ReportOut, status=201, auth="login")
+          tags=[TAG], body=ReportIn, response=ReportOut, status=201, also=(200,), auth="login")
 def report(comment_id: int, body: ReportIn):
     """每人对同一条评论只能举报一次，重复举报返回 200 且不重复计数。被举报达到一定人数
     （默认 3 人）的评论自动转人工审核，审核前不公开。"""

@@ -125,7 +125,7 @@ def campaign_detail(campaign_id: int):
 # --- photos --------------------------------------------------------------------------------------
 
 @endpoint(bp, "/uploads", methods=("POST",), summary="上传图片", tags=[UPLOAD_TAG],
-          response=UploadOut, status=201, auth="login")
+          response=UploadOut, status=201, files=("file",), auth="login")
 @_upload_size_cap
 @idempotent
 def upload():
@@ -152,7 +152,8 @@ def upload():
                      height=row.height), 201
 
 
-@endpoint(bp, "/uploads/<key>", summary="查看图片", tags=[UPLOAD_TAG], auth=None)
+@endpoint(bp, "/uploads/<key>", summary="查看图片", tags=[UPLOAD_TAG], auth=None,
+          produces=",".join(uploads.EXTENSIONS), conditional=True)
 def serve_upload(key: str):
     """返回图片本身（不是 JSON）。"""
     row, path = uploads.servable(get_session(), key)

@@ -87,7 +87,10 @@ def take_up_suggestions(session: Session, *, actor: Person, platform_id: int,
     if foreign:
         raise ValidationFailed(
             "以下建议不属于本平台：" + "、".join(f"#{i}" for i in foreign),
-            code="suggestion_not_on_platform", details={"suggestion_ids": foreign})
+            code="suggestion_not_on_platform",
+            # The one error shape: details is a list of {field, message} (+ the id concerned).
+            details=[{"field": f"suggestion_ids.{list(suggestion_ids).index(i)}",
+                      "message": f"建议 #{i} 不属于本平台", "suggestion_id": i} for i in foreign])
     suggestions = [found[i] for i in ids]
     for s in suggestions:
         _refuse_unless_open(s, "列为议题")

@@ -28,7 +28,7 @@ def _rate_limit(person_id: int) -> None:
 
 
 @endpoint(bp, RULE, methods=("POST",), summary="支持建议", tags=[TAG], response=VoteOut,
-          status=201, auth="login")
+          status=201, also=(200,), auth="login")
 @idempotent
 def cast(suggestion_id: int):
     """每人对每条建议只能支持一次：首次支持返回 201，重复支持返回 200 和当前状态，不会重复计数。

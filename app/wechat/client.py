@@ -29,7 +29,7 @@ from wechatpy.crypto import WeChatWxaCrypto
 from wechatpy.exceptions import InvalidAppIdException, WeChatClientException
 
 from ..config import Config
-from .errors import TOKEN_ERRCODES, WechatError
+from .errors import TOKEN_ERRCODES, WechatError, errcode_details
 from .tokens import TokenStore
 
 log = logging.getLogger(__name__)
@@ -242,7 +242,7 @@ class WechatApp:
         except WechatError as exc:
             if exc.code == "wechat_token_invalid" and exc.errcode is None:
                 exc.errcode, exc.api = token_errcode, api  # capped: report what triggered it
-                exc.details = {"errcode": token_errcode}
+                exc.details = errcode_details(token_errcode)
             raise
         return self._invoke(api, fn, fresh, messages)
 

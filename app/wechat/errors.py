@@ -87,6 +87,13 @@ def seconds_until_beijing_midnight(now: float | None = None) -> int:
     return int(86400 - (local % 86400)) + 1
 
 
+def errcode_details(errcode: int | None) -> list[dict] | None:
+    """WeChat's errcode in the one error shape (details is a list of {field, message, …})."""
+    if errcode is None:
+        return None
+    return [{"field": "wechat", "message": f"微信返回错误码 {errcode}", "errcode": errcode}]
+
+
 class WechatError(AppError):
     """A WeChat call failed. ``errcode``/``errmsg`` are WeChat's own (None for transport errors)."""
 
@@ -98,8 +105,7 @@ class WechatError(AppError):
                  status: int | None = None, errcode: int | None = None,
                  errmsg: str | None = None, outcome: Outcome = Outcome.RETRYABLE,
                  retry_after: int | None = None, api: str | None = None) -> None:
-        details = {"errcode": errcode} if errcode is not None else None
-        super().__init__(message, code=code, status=status, details=details)
+        super().__init__(message, code=code, status=status, details=errcode_details(errcode))
         self.errcode = errcode
         self.errmsg = errmsg
         self.outcome = Outcome(outcome)

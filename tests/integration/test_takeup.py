@@ -277,7 +277,9 @@ def test_suggestions_of_another_platform_or_unknown_ids_are_refused(client, app,
     for ids in ([three[0], foreign], [three[0], 999999]):
         r = take_up(client, world, ids)
         assert r.status_code == 422 and r.json["error"] == "suggestion_not_on_platform"
-        assert r.json["details"]["suggestion_ids"] == ids[1:]
+        # The one error shape (issue 10 item 16): details is a list of {field, message, …}.
+        assert r.json["details"] == [{"field": "suggestion_ids.1", "suggestion_id": ids[1],
+                                      "message": f"建议 #{ids[1]} 不属于本平台"}]
     with committed_session(app) as s:
         assert s.scalar(select(func.count()).select_from(Topic)) == 0
 

@@ -216,3 +216,15 @@ def test_orphan_uploads_are_purged_after_a_day_attached_ones_never(client, app, 
     assert paths[used].exists() and paths[fresh].exists()
     assert not paths[stale].exists() and not crash_leftover.exists()
     assert run_job(app, spec) == {"rows": 0, "stray_files": 0}  # nothing left to do
+
+
+def test_a_conditional_request_gets_304_as_documented(client, app, world):
+    """The photo is served with an ETag; asking again with it answers 304, which the OpenAPI
+    document lists (issue 10 item 16)."""
+    r = upload(client, world, make_png(3, 2))
+    got = client.get(r.json["url"])
+    again = client.get(r.json["url"], headers={"If-None-Match": got.headers["ETag"]})
+    assert again.status_code == 304 and again.data == b""
+    responses = client.get("/api/openapi.json").json["paths"]["/api/uploads/{key}"]["get"][
+        "responses"]
+    assert "304" in responses and "content" not in responses["304"]

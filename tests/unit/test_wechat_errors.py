@@ -46,7 +46,9 @@ def test_known_errcodes_map_to_stable_codes(errcode, code, outcome, status):
     assert isinstance(err, AppError)
     assert (err.code, err.outcome, err.status, err.errcode) == (code, outcome, status, errcode)
     assert err.errmsg == "raw errmsg" and err.api == "x/y"
-    assert err.to_dict() == {"error": code, "message": err.message, "details": {"errcode": errcode}}
+    # The one error shape: details is a list of {field, message, …} (issue 10 item 16).
+    assert err.to_dict() == {"error": code, "message": err.message, "details": [
+        {"field": "wechat", "message": f"微信返回错误码 {errcode}", "errcode": errcode}]}
 
 
 def test_messages_are_chinese_and_specific():
