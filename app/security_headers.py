@@ -8,7 +8,8 @@
   is kept, with `frame-ancestors 'none'` added.
 - `Strict-Transport-Security` only when the request came over HTTPS (`request.is_secure`, which
   honours `X-Forwarded-Proto` only behind `TRUSTED_PROXIES`).
-- `Cache-Control: no-store` on answers that carry a session token or CSRF token, or set a cookie.
+- `Cache-Control: no-store` on answers that carry a session token or CSRF token, a one-time
+  code (link code, chat binding code, check-in code: `"code"`), or set a cookie.
 """
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ from flask import Flask, g, request
 
 HSTS = "max-age=31536000"
 JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
-_TOKEN_KEY = re.compile(rb'"(?:token|csrf_token)"\s*:')
+_TOKEN_KEY = re.compile(rb'"(?:token|csrf_token|code)"\s*:')
 
 
 def csp_nonce() -> str:

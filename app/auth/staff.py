@@ -85,12 +85,13 @@ class StaffLoginResult:
     account: StaffAccount
 
 
-def _shadow_failure(session: Session, name: str, max_attempts: int, lock_minutes: int,
-                    now: datetime) -> None:
+def _shadow_failure(session: Session, name: str, password: str, max_attempts: int,
+                    lock_minutes: int, now: datetime) -> None:
     """An unknown username behaves like an account: after `max_attempts` failures it answers
     423 "locked" for `lock_minutes` too, so the lock message does not tell which usernames
     exist (docs/auth.md). Counted in the database like an account's own failures — never in
-    Redis, whose outage would make the two answers differ."""
+    Redis, whose outage would make the two answers differ. The same work too: a password check
+    while an account would check one, none while it would answer "locked" at once (timing)."""
     key = get_cipher().lookup_hash(f"staff-username:{name}")
     insert_ignoring_duplicate(session, StaffLoginShadow.__table__,
                               {"name_hash": key, "failed_attempts": 0, "updated_at": now},
@@ -99,6 +100,7 @@ def _shadow_failure(session: Session, name: str, max_attempts: int, lock_minutes
                             .with_for_update())
     if is_locked(shadow, now):
         raise AccountLocked(minutes_left(shadow.locked_until, now))
+    _burn_password_check(password)
     shadow.failed_attempts = (shadow.failed_attempts or 0) + 1
     shadow.updated_at = now
     if shadow.failed_attempts >= max_attempts:
@@ -120,11 +122,10 @@ def staff_login(session: Session, *, username: str, password: str, ttl: timedelt
     account = session.scalar(select(StaffAccount).where(StaffAccount.username == name)
                              .with_for_update())
     if account is None:
-        _burn_password_check(password)
         record(session, actor_id=None, action="auth.staff_login_failed",
                object_type="staff_account", object_id=None,
                after={"reason": "unknown_user", **where})
-        _shadow_failure(session, name, max_attempts, lock_minutes, now)
+        _shadow_failure(session, name, password, max_attempts, lock_minutes, now)
         raise InvalidCredentials()
     if is_locked(account, now):
         record(session, actor_id=None, action="auth.staff_login_refused",

@@ -54,6 +54,8 @@ def _multi_line(value):
 # One line of text others will read, under the title rules: titles, addresses and people's
 # names wherever they are typed (issue 10 #10), e.g. `name: SingleLine | None = Field(...)`.
 SingleLine = Annotated[str, BeforeValidator(_single_line)]
+# Longer text others will read (descriptions): the same rules, line breaks and tabs allowed.
+MultiLine = Annotated[str, BeforeValidator(_multi_line)]
 
 
 class SuggestionIn(BaseModel):

@@ -21,6 +21,7 @@ from ..topics.routes import topic_out
 from ..topics.schemas import TopicOut
 from . import takeup, trail
 from .models import SUGGESTION_STATE_LABELS, Follow, Suggestion, SuggestionState
+from .schemas import MultiLine, SingleLine
 
 bp = Blueprint("suggestion_trail", __name__, url_prefix="/api")
 TAG = "建议办理与进展"
@@ -53,9 +54,9 @@ class TakeUpIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     suggestion_ids: list[int] = Field(min_length=1, max_length=takeup.MAX_MERGE,
                                       description="要合并为一个议题的建议（1–20 条，均须为本平台征集中的建议）")
-    title: str | None = Field(default=None, min_length=4, max_length=60,
-                              description="议题标题；不填则用支持最多的建议的标题")
-    description: str | None = Field(default=None, min_length=10, max_length=5000)
+    title: SingleLine | None = Field(default=None, min_length=4, max_length=60,
+                                     description="议题标题；不填则用支持最多的建议的标题")
+    description: MultiLine | None = Field(default=None, min_length=10, max_length=5000)
     category: Category | None = Field(default=None, description="类别（D6）；不填则沿用")
     source: Source | None = Field(default=None, description="来源（D7）；不填则沿用支持最多的建议的来源")
 

@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ..suggestions.schemas import MultiLine, SingleLine
 from .models import Category, Source, StepKind, StepState, TopicState
 
 
@@ -19,8 +20,9 @@ def _clean(value: str | None) -> str | None:
 
 class TopicIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str = Field(min_length=4, max_length=60, description="议题标题")
-    description: str = Field(min_length=10, max_length=5000, description="议题说明")
+    # Public on the trail and the topic page: a suggestion's text rules (issue 10 #10).
+    title: SingleLine = Field(min_length=4, max_length=60, description="议题标题")
+    description: MultiLine = Field(min_length=10, max_length=5000, description="议题说明")
     category: Category = Field(description="类别（D6）：major 要事 / livelihood 实事 / difficulty 难事")
     source: Source = Field(description="来源（D7）")
 
@@ -29,8 +31,8 @@ class TopicIn(BaseModel):
 
 class TopicPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    title: str | None = Field(default=None, min_length=4, max_length=60)
-    description: str | None = Field(default=None, min_length=10, max_length=5000)
+    title: SingleLine | None = Field(default=None, min_length=4, max_length=60)
+    description: MultiLine | None = Field(default=None, min_length=10, max_length=5000)
     category: Category | None = None
     source: Source | None = None
 

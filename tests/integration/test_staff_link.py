@@ -78,6 +78,18 @@ def test_staff_issue_a_ten_digit_day_long_code_with_its_qr_stored_as_a_hash(clie
     assert code not in str(entry.after)
 
 
+def test_answers_carrying_a_link_or_binding_code_are_not_stored(client, world):
+    """A link code is a one-time credential for a day (whoever sends it becomes that person),
+    the chat binding code one for 10 minutes: like a token, no cache may keep them (issue 10
+    #27, docs/deploy.md)."""
+    r = issue(client, world, "rev_county_pc")
+    assert r.status_code == 201 and r.json["code"]
+    assert r.headers.get("Cache-Control") == "no-store"
+    r = client.post("/api/me/chat-binding-code", headers=as_(world, "resident"))
+    assert r.status_code == 201 and r.json["code"]
+    assert r.headers.get("Cache-Control") == "no-store"
+
+
 def test_only_staff_within_reach_issue_for_anyone(client, app, world):
     # A resident or a member may not; a convenor only through their meeting (below).
     assert issue(client, world, "rev_county_pc", by="resident").status_code == 403

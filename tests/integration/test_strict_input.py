@@ -71,6 +71,37 @@ def test_titles_refuse_a_zero_width_space_too(client, world):
     assert resp.get_json()["details"][0]["field"] == "title"
 
 
+@pytest.mark.parametrize("field, value", [
+    ("title", "\u202e加装电梯议题"), ("title", "加装\u200b电梯议题"), ("title", "加装电梯\n议题"),
+    ("title", "加装\x00电梯议题"), ("description", "议题说明文字\u202e足够长的"),
+    ("description", "议题说明文字\x00足够长的"),
+])
+def test_topic_titles_follow_the_title_rules(client, app, world, field, value):
+    """A topic's title and description are public (trail, topic page) like a suggestion's: the
+    same text rules, 422 — not a reversed title on the trail, nor a 400 from the database."""
+    from app.topics.models import Topic
+
+    room, who = world["rooms"]["village"], as_(world, "conv_village")
+    body = {"title": "加装电梯议题", "description": "议题说明文字足够长的。",
+            "category": "livelihood", "source": "assigned", field: value}
+    with committed_session(app) as s:
+        before = s.scalar(select(func.count()).select_from(Topic))
+    resp = client.post(f"/api/platforms/{room}/topics", json=body, headers=who)
+    assert resp.status_code == 422, resp.get_json()
+    assert resp.get_json()["details"][0]["field"] == field
+    draft = client.post(f"/api/platforms/{room}/topics", json={**body, field: "加装电梯议题说明文字"},
+                        headers=who)
+    assert draft.status_code == 201, draft.get_json()
+    resp = client.patch(f"/api/topics/{draft.get_json()['id']}", json={field: value}, headers=who)
+    assert resp.status_code == 422, resp.get_json()
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Topic)) == before + 1
+    merged = client.post(f"/api/platforms/{room}/topics/from-suggestions",
+                         json={"suggestion_ids": [1], field: value}, headers=who)
+    assert merged.status_code == 422, merged.get_json()
+    assert merged.get_json()["details"][0]["field"] == field
+
+
 # --- #11 strict types, literal search ---------------------------------------------------------
 
 @pytest.mark.parametrize("payload, field", [
