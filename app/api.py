@@ -83,11 +83,15 @@ def validation_details(exc: ValidationError) -> list[dict]:
 MAX_INT = 2**31 - 1
 
 
-def _out_of_range(value: Any, where: str) -> str | None:
+def _refused_value(value: Any, where: str) -> tuple[str, str] | None:
+    """The first value no column can take, as (field, message): an integer beyond MAX_INT, or a
+    string holding a NUL (PostgreSQL refuses it, SQLite would store it)."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int):
-        return where if abs(value) > MAX_INT else None
+        return (where, "数值过大") if abs(value) > MAX_INT else None
+    if isinstance(value, str):
+        return (where, "不能包含空字符") if "\x00" in value else None
     if isinstance(value, dict):
         items = value.items()
     elif isinstance(value, (list, tuple, set)):
@@ -95,7 +99,7 @@ def _out_of_range(value: Any, where: str) -> str | None:
     else:
         return None
     for key, item in items:
-        found = _out_of_range(item, f"{where}.{key}" if where else str(key))
+        found = _refused_value(item, f"{where}.{key}" if where else str(key))
         if found:
             return found
     return None
@@ -146,9 +150,9 @@ def parse_model(model: type[BaseModel], data: Any, *, strict: bool = False) -> B
             parsed = model.model_validate(data)
     except ValidationError as exc:
         raise _fail(validation_details(exc)) from None
-    where = _out_of_range(parsed.model_dump(), "")
-    if where:
-        raise _fail([{"field": where, "message": "数值过大"}])
+    refused = _refused_value(parsed.model_dump(), "")
+    if refused:
+        raise _fail([{"field": refused[0], "message": refused[1]}])
     return parsed
 
 

@@ -173,3 +173,22 @@ def test_odd_patch_values_are_422_for_anyone(client, app, world, who):
         assert resp.get_json()["error"] == "validation_failed"
     with committed_session(app) as s:
         assert s.get(Consultation, cid).version == before
+
+
+@pytest.mark.parametrize("extra", [
+    {"place": "前进村\x00文化广场"},
+    {"agenda": ["通报调研情况", "居民\x00发言"]},
+])
+def test_a_nul_anywhere_in_a_body_is_422_and_nothing_is_stored(client, app, world, extra):
+    """Issue 10 item 10: a NUL is refused as bad input (422 naming the field) on every field, not
+    stored (SQLite keeps it) nor left to the database (PostgreSQL: 400 value_out_of_range)."""
+    with committed_session(app) as s:
+        before = s.scalar(select(func.count()).select_from(Consultation))
+    resp = schedule(client, world, **extra)
+    assert resp.status_code == 422, resp.get_json()
+    body = resp.get_json()
+    assert body["error"] == "validation_failed"
+    assert body["details"][0]["field"].split(".")[0] == next(iter(extra))
+    assert "空字符" in body["details"][0]["message"]
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Consultation)) == before
