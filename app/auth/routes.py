@@ -10,6 +10,7 @@ from ..api import endpoint
 from ..crypto import get_cipher, mask_phone
 from ..db import get_session
 from ..errors import AppError
+from ..org.demo_data import DEMO_PASSWORD
 from ..redis_client import get_redis
 from ..wechat import get_wechat
 from . import people, ratelimit, services, staff
@@ -115,7 +116,9 @@ def staff_login(body: StaffLoginRequest):
             session, username=body.username, password=body.password,
             ttl=timedelta(hours=config.staff_session_ttl_hours),
             max_attempts=config.staff_lockout_attempts,
-            lock_minutes=config.staff_lockout_minutes, ip=address)
+            lock_minutes=config.staff_lockout_minutes, ip=address,
+            # Item 24: demo accounts seeded in sandbox keep no power once credentials are set.
+            refused_password=None if config.sandbox else DEMO_PASSWORD)
     except AppError:
         session.commit()  # the failure counter, the lock and the audit entries stay
         raise

@@ -111,11 +111,13 @@ def _shadow_failure(session: Session, name: str, password: str, max_attempts: in
 
 def staff_login(session: Session, *, username: str, password: str, ttl: timedelta,
                 max_attempts: int, lock_minutes: int, ip: str | None = None,
-                now: datetime | None = None) -> StaffLoginResult:
+                now: datetime | None = None, refused_password: str | None = None
+                ) -> StaffLoginResult:
     """POST /api/auth/staff/login. Same answer for an unknown user and a wrong password — and,
     after `max_attempts` failures in a row, the same 423 lock for `lock_minutes` (a real lock
     on the account; a shadow one in the database for an unknown name). Raises after changing state —
-    the caller commits in both cases. Passwords never reach audit or logs."""
+    the caller commits in both cases. Passwords never reach audit or logs. `refused_password`
+    (outside sandbox: the demo city's public password) is right but still opens nothing."""
     now = now or utcnow()
     name = normalise_username(username)
     where = {"ip": ip} if ip else {}
@@ -152,6 +154,13 @@ def staff_login(session: Session, *, username: str, password: str, ttl: timedelt
                object_type="staff_account", object_id=account.id,
                after={"reason": "person_inactive", **where})
         raise Forbidden(DISABLED_MESSAGE, code="account_disabled")
+    if refused_password is not None and secrets.compare_digest(password.encode(),
+                                                               refused_password.encode()):
+        record(session, actor_id=None, action="auth.staff_login_refused",
+               object_type="staff_account", object_id=account.id,
+               after={"reason": "demo_password", **where})
+        raise Forbidden("该账号仍在使用公开的演示密码，正式环境中不能登录；请管理员用 "
+                        "flask set-staff-password 重设密码", code="demo_password")
     account.failed_attempts = 0
     account.locked_until = None
     account.last_login_at = now

@@ -348,3 +348,29 @@ def test_stale_unknown_username_counters_are_purged(client, app, staff):
         assert run_job(app, spec) == 1
     with db(app) as s:
         assert s.scalar(select(StaffLoginShadow)) is None
+
+
+def test_the_public_demo_password_opens_no_console_outside_sandbox(cli, app, client, monkeypatch):
+    """Issue 10 item 24 (any credential means production rules): a database seeded in sandbox and
+    later run with real credentials keeps its demo accounts; their public password (printed by
+    `make run`) must not open the console there. Resetting the password through the CLI does."""
+    from app.org.demo_data import DEMO_PASSWORD
+
+    with db(app) as s:
+        county = f.create_region(s, code="C", name="连云港市", kind="city")
+        person = f.create_person(s, name="演示工作人员", home_region=county)
+        f.assign_role(s, person, Role.staff, region=county)
+        create_staff_account(s, person=person, username="demo_staff", password=DEMO_PASSWORD)
+    assert staff_login(client, "demo_staff", DEMO_PASSWORD).status_code == 200  # sandbox: fine
+
+    monkeypatch.setitem(app.config, "APP", production_config(app.config["APP"]))
+    refused = staff_login(client, "demo_staff", DEMO_PASSWORD)
+    assert refused.status_code == 403, refused.json
+    assert refused.json["error"] == "demo_password" and "演示密码" in refused.json["message"]
+    assert "staff_session=" not in " ".join(refused.headers.getlist("Set-Cookie"))
+    assert audit_actions(app)[-1] == "auth.staff_login_refused"
+
+    result = cli.invoke(args=["set-staff-password", "demo_staff", "--password-stdin"],
+                        input=PASSWORD + "\n")
+    assert result.exit_code == 0, result.output
+    assert staff_login(client, "demo_staff", PASSWORD).status_code == 200
