@@ -131,9 +131,13 @@ def _round_steps(topic: Topic) -> list[ApprovalStep]:
 
 
 def reviewers_of(session: Session, body_id: int) -> list[int]:
-    return list(session.scalars(select(RoleAssignment.person_id).where(
-        RoleAssignment.role == Role.reviewer, RoleAssignment.body_id == body_id,
-        RoleAssignment.is_active.is_(True))))
+    """The people who can act for the body (D8, D18): an active reviewer role held by an active
+    person — a deactivated account is asked for nothing."""
+    return list(session.scalars(
+        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.reviewer, RoleAssignment.body_id == body_id,
+               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
+        .order_by(RoleAssignment.person_id)))
 
 
 def _make_pending(session: Session, topic: Topic, step: ApprovalStep,
