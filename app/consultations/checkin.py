@@ -79,7 +79,11 @@ def _open_for_checkin(c: Consultation, now: datetime) -> None:
 def _held(session: Session, c: Consultation) -> None:
     """D11 no research, no consultation: the meeting is not held (no check-in, no minutes)
     before the topic has a completed research record. The first act of the meeting marks it
-    held."""
+    held. Every write to the record comes here: the consultation row is locked and read again,
+    so a routing that closes the record (opinions.route_opinion_list) and a write to it take
+    turns, and the write sees the closed state."""
+    session.refresh(c, with_for_update=True)
+    _record_open(c)
     if not has_completed_research(session, c.topic_id):
         raise Conflict("议题尚未完成调研，不能召开协商会议（不调研不协商）",
                        code="research_required")

@@ -145,6 +145,9 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
     reviewers are notified); a party group's forward opens stage 2. Refused when a body of the
     route is not registered, so a list never waits on nobody."""
     c = managed_consultation(session, consultation_id, actor)
+    # The consultation first (the order check-in and minutes lock in, checkin._held): a write to
+    # the record waits for the routing and then sees it closed.
+    session.refresh(c, with_for_update=True)
     # Locked: a double tap routes once (the second sees "already routed").
     lst = session.scalar(select(OpinionList).where(OpinionList.consultation_id == c.id)
                          .with_for_update().execution_options(populate_existing=True))

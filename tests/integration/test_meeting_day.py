@@ -226,3 +226,44 @@ def test_the_record_is_closed_once_the_opinion_list_is_routed(client, app, world
         assert s.scalar(select(func.count()).select_from(Attendance)) == 1
         assert s.scalar(select(func.count()).select_from(MinutesEntry)) == 1
         assert [i.text for i in s.scalars(select(OpinionItem))] == ["成立加装电梯协调小组"]
+
+
+@pytest.mark.postgres
+def test_a_check_in_waits_for_a_routing_in_progress_and_is_then_refused(client, app, world, meeting):
+    """Issue 10 item 5 under concurrency: routing the list and a check-in at the same moment are
+    serialized on the consultation row. While a routing transaction holds the row (and has marked
+    it concluded, not yet committed), a scan waits; once it commits, the scan is refused —
+    never an attendance written into a record that is already closed."""
+    import threading
+
+    from app.consultations.models import Consultation, ConsultationState
+
+    if app.extensions["db"].engine.dialect.name != "postgresql":
+        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite runs one transaction at a time")
+    cid = meeting["id"]
+    complete_research(client, world)
+    with time_machine.travel(meeting["start"] + timedelta(minutes=10), tick=False):
+        value = code(client, world, cid).json["code"]
+        assert scan(client, world, cid, "member", value).status_code == 200  # the meeting is held
+        routing = app.extensions["db"].new_session()
+        try:
+            c = routing.scalar(select(Consultation).where(Consultation.id == cid)
+                               .with_for_update())
+            c.state = ConsultationState.concluded
+            routing.flush()
+            answers = []
+            other = threading.Thread(target=lambda: answers.append(
+                scan(app.test_client(), world, cid, "resident", value)))
+            other.start()
+            other.join(1.5)
+            assert other.is_alive(), "the scan did not wait for the routing's lock"
+            routing.commit()
+        finally:
+            routing.close()
+        other.join(10)
+        assert not other.is_alive()
+    r = answers[0]
+    assert r.status_code == 409, r.json
+    assert r.json["error"] == "consultation_concluded"
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(Attendance)) == 1
