@@ -71,8 +71,12 @@ def mask_name(name: str) -> str:
 
 
 # Mainland mobile numbers as people type them (plain, +86/86, in 3-4-4 groups with spaces or
-# hyphens) and 18-digit resident ID numbers, wherever they stand in free text.
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(?:\+?86[\s-]?)?1[3-9]\d[\s-]?\d{4}[\s-]?\d{4}(?!\d)")
+# hyphens; in ASCII, full-width or Chinese numerals — 一三八…, 幺 for 1 as numbers are read out)
+# and 18-digit resident ID numbers, wherever they stand in free text.
+_DIGIT = "0-9０-９〇零一二三四五六七八九幺两"
+_MOBILE_IN_TEXT = re.compile(
+    rf"(?<![\d{_DIGIT}])(?:\+?(?:86|８６)[\s-]?)?[1１一幺][3-9３-９三四五六七八九][{_DIGIT}][\s-]?"
+    rf"[{_DIGIT}]{{4}}[\s-]?[{_DIGIT}]{{4}}(?![\d{_DIGIT}])")
 _ID_CARD_IN_TEXT = re.compile(r"(?<!\d)\d{17}[\dXx](?!\d)")
 
 

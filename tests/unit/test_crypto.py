@@ -41,3 +41,28 @@ def test_masks():
     assert mask_name("张三丰") == "张**"
     assert mask_name("李四") == "李*"
     assert mask_name("") == "匿名"
+
+
+@pytest.mark.parametrize("text", [
+    "请联系13812345678", "电话 +86 138-1234-5678 找我", "138 1234 5678",
+    "手机一三八一二三四五六七八", "打１３８１２３４５６７８", "号码是幺三八一二三四五六七八",
+    "一三八 一二三四 五六七八", "身份证320700199001011234",
+])
+def test_public_text_hides_phone_numbers_however_they_are_written(text):
+    """Issue 10 item 9: a number typed in Chinese numerals (一三八…, 幺 for 1 as people read it
+    out) or full-width digits is as personal as 13812345678."""
+    from app.crypto import mask_numbers
+
+    masked = mask_numbers(text)
+    assert "***" in masked
+    for digits in ("12345678", "一二三四五六七八", "１２３４５６７８", "1234"):
+        assert digits not in masked.replace(" ", "").replace("-", ""), masked
+
+
+@pytest.mark.parametrize("text", [
+    "一三五七九", "第一二三组", "共有138户居民", "一年三百六十五天", "2026年12月2日14:30",
+])
+def test_ordinary_text_with_numbers_is_left_alone(text):
+    from app.crypto import mask_numbers
+
+    assert mask_numbers(text) == text
