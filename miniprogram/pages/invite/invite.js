@@ -9,11 +9,17 @@
 // 发送会议通知: POST …/notices {confirm: false}; when the server answers sent=false with
 // warnings (D9: the list lacks members, residents or stakeholders), a wx.showModal lists them and
 // 仍然发送 resends with {confirm: true}.
+// 已邀请的人员 (GET …/invitations, also refreshed by every invitation's answer) with 生成绑定码 for
+// an invitee without the mini-program: POST …/invitations/<person_id>/link-code shows the code in
+// large grouped digits, its QR image, the expiry in China time and the instruction to read out or
+// print (docs/auth.md 1之二). After 按手机号邀请 the same action is offered for that person at once —
+// the typical chat-only neighbour. Members always hold a role (403 link_needs_staff): no button.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
 const { idFrom } = require('../../utils/query')
+const { issueLinkCode } = require('../../utils/link_code')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
 const NAME_MAX = 40 // app/consultations/schemas.py InviteeIn
@@ -25,6 +31,25 @@ const PHONE_INVALID = '请填写 11 位手机号'
 const RESIDENT_GROUPS = ['resident', 'stakeholder'].map(value => ({ value, label: GROUP_LABELS[value] }))
 // By phone: people outside the mini-program, usually residents, officials or departments.
 const PHONE_GROUPS = ['resident', 'stakeholder', 'official', 'department'].map(value => ({ value, label: GROUP_LABELS[value] }))
+
+// AttendanceOut.invitations → the 已邀请的人员 list.
+function rosterRows(invitations) {
+  return (invitations || []).map(inv => ({
+    personId: inv.person_id,
+    name: inv.name || '',
+    groupLabel: inv.group_label || GROUP_LABELS[inv.group] || '',
+    answerLabel: inv.answer_label || '',
+    canLink: inv.group !== 'member',
+  }))
+}
+
+// The person a phone invitation added: the one not on the list before, else the one of that name.
+function invitedByPhone(roster, before, name) {
+  const added = before ? roster.filter(r => !before.has(r.personId)) : []
+  if (added.length === 1) return added[0]
+  const named = roster.filter(r => r.name === name)
+  return named.length === 1 ? named[0] : null
+}
 
 function rows(body) {
   return ((body && body.items) || []).map(item => ({
@@ -63,6 +88,17 @@ Component({
     sending: false,
     sendError: '',
     sentText: '',
+
+    roster: [], // 已邀请的人员
+    rosterShown: false,
+    rosterLoading: false,
+    rosterError: '',
+    phoneInvited: null, // the roster row the last 按手机号邀请 added
+    linkingId: null, // person id whose code is being issued
+    linkPlace: '', // 'phone' | 'roster': where the result or error is shown
+    linkForId: null,
+    linkError: '',
+    linkResult: null, // utils/link_code.js linkCodeView
   },
 
   methods: {
@@ -183,9 +219,59 @@ Component({
       this.setData({ phoneName: '', phone: '' })
     },
 
+    // --- who is invited; link codes ----------------------------------------------------------------
+
+    setRoster(invitations) {
+      const roster = rosterRows(invitations)
+      this._rosterIds = new Set(roster.map(r => r.personId))
+      this.setData({ roster, rosterShown: true, rosterError: '' })
+      return roster
+    },
+
+    async onShowRoster() {
+      if (this.data.rosterLoading) return
+      this.setData({ rosterLoading: true, rosterError: '' })
+      try {
+        const body = await request({ path: `/api/consultations/${this.data.id}/invitations`, showError: false })
+        this.setRoster(body.invitations)
+      } catch (err) {
+        this.setData({ rosterError: err.message })
+      } finally {
+        this.setData({ rosterLoading: false })
+      }
+    },
+
+    async issueFor(row, place) {
+      if (!row || this.data.linkingId !== null) return
+      this.setData({ linkingId: row.personId, linkPlace: place, linkForId: row.personId, linkError: '', linkResult: null })
+      try {
+        const result = await issueLinkCode(
+          `/api/consultations/${this.data.id}/invitations/${row.personId}/link-code`, row.name)
+        this.setData({ linkResult: result })
+      } catch (err) {
+        this.setData({ linkError: err.message })
+      } finally {
+        this.setData({ linkingId: null })
+      }
+    },
+
+    onLinkInvitee(event) {
+      const personId = Number(event.currentTarget.dataset.id)
+      return this.issueFor(this.data.roster.find(r => r.personId === personId), 'roster')
+    },
+
+    onLinkPhoneInvitee() {
+      return this.issueFor(this.data.phoneInvited, 'phone')
+    },
+
+    onPreviewLinkQr() {
+      const qr = this.data.linkResult && this.data.linkResult.qr
+      if (qr) wx.previewImage({ urls: [qr], current: qr })
+    },
+
     // POST …/invitations; the key stays the same when the same invitation is tried again.
     async invite(invitees, what, key) {
-      this.setData({ inviting: what, inviteError: '', phoneError: '', sentText: '' })
+      this.setData({ inviting: what, inviteError: '', phoneError: '', sentText: '', phoneInvited: null })
       try {
         const body = await request({
           path: `/api/consultations/${this.data.id}/invitations`,
@@ -193,10 +279,16 @@ Component({
           data: { invitees },
           idempotencyKey: key.current(),
         })
+        const before = this._rosterIds
         this.setData({
           warnings: (body.warnings || []).slice(),
           invitedCount: (body.invitations || []).length,
         })
+        const roster = this.setRoster(body.invitations)
+        if (what === 'phone') {
+          const row = invitedByPhone(roster, before, invitees[0].name)
+          this.setData({ phoneInvited: row && row.canLink ? row : null })
+        }
         wx.showToast({ title: `已邀请 ${invitees.length} 人`, icon: 'none' })
         return true
       } catch (err) {
