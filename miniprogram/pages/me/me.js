@@ -1,12 +1,21 @@
 // My account: login state, masked phone with the "绑定手机号" button, my roles in Chinese, and
 // "绑定公众号": bound or not (GET /api/me/chat-binding), a one-time 6-digit code to send to the
 // Official Account as "绑定 123456" (POST /api/me/chat-binding-code), unbinding (DELETE); and
-// "使用绑定码" (pages/link): a code staff issued for people phone binding cannot link.
+// "使用绑定码" (pages/link): a code staff issued for people phone binding cannot link; and, for
+// CPPCC staff and admins only (the roles POST /api/people/<id>/link-code admits), "为人员生成绑定码"
+// (pages/people-link).
 const auth = require('../../utils/auth')
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
 const { meView } = require('../../utils/format')
 const sandbox = require('../../utils/sandbox')
+
+// app/auth/permissions.py "person.link": who may issue link codes for people.
+const LINK_ISSUERS = ['staff', 'admin']
+
+function issuesLinkCodes(me) {
+  return ((me && me.roles) || []).some(entry => LINK_ISSUERS.includes(typeof entry === 'string' ? entry : entry && entry.role))
+}
 
 Component({
   data: {
@@ -16,6 +25,7 @@ Component({
     phoneMasked: '',
     roles: [],
     platforms: [],
+    linkIssuer: false, // staff / admin: the "为人员生成绑定码" entry
     binding: false,
     // The Official Account binding: loaded false until the server answered.
     chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
@@ -42,7 +52,7 @@ Component({
       try {
         await auth.ensureLogin()
         const me = await request({ path: '/api/me' })
-        this.setData({ status: 'ready', error: '', ...meView(me) })
+        this.setData({ status: 'ready', error: '', ...meView(me), linkIssuer: issuesLinkCodes(me) })
       } catch (err) {
         this.setData({ status: 'error', error: err.message })
         return
@@ -132,6 +142,10 @@ Component({
       wx.navigateTo({ url: '/pages/link/link' })
     },
 
+    onOpenPeopleLink() {
+      wx.navigateTo({ url: '/pages/people-link/people-link' })
+    },
+
     onOpenReviews() {
       wx.navigateTo({ url: '/pages/review/review' })
     },
@@ -143,7 +157,7 @@ Component({
     onLogout() {
       const done = auth.logout()
       this.setData({
-        status: 'logged_out', name: '', phoneMasked: '', roles: [], platforms: [],
+        status: 'logged_out', name: '', phoneMasked: '', roles: [], platforms: [], linkIssuer: false,
         chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
       })
       return done

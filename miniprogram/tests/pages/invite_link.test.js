@@ -3,17 +3,12 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
 const { installWx, fakeServer, errorBody, renderPage, textOf, waitFor } = require('../helpers/wx')
+const { linkCodeBody, expectLinkCodeShown } = require('../helpers/link_code')
 
 const LOGGED_IN = { 'auth.token': 'tok-1', 'auth.expires_at': '2099-01-01T00:00:00Z' }
 const BASE = '/api/consultations/5'
-const QR = 'data:image/png;base64,iVBORw0KGgoAAAANSUhEUg=='
-// app/chat/schemas.py LinkCodeOut; expires 02:30 UTC = 10:30 in Beijing.
-const LINK = {
-  code: '4827150396',
-  expires_at: '2026-12-03T02:30:00Z',
-  instruction: '绑定码：482 715 0396（12月3日 10:30 前有效，只能用一次）。打开“有事好商量”小程序，进入“我的 → 使用绑定码”输入或扫码；或在“有事好商量”公众号里发送：绑定 4827150396',
-  qr_png: QR,
-}
+// Expires 02:30 UTC = 10:30 in Beijing.
+const LINK = linkCodeBody('4827150396', '2026-12-03T02:30:00Z', '12月3日 10:30')
 const LABELS = { member: '政协委员', resident: '群众代表', stakeholder: '利益相关方' }
 
 // AttendanceOut with these invitations
@@ -46,14 +41,8 @@ function server({ link = () => ({ status: 201, body: LINK }), invite } = {}) {
   })
 }
 
-const attr = (node, name) => node.toJSON().attrs.find(a => a.name === name).value
-
 function expectCodeShown(page, scope) {
-  const at = cls => page.querySelector(`${scope} .${cls}`)
-  expect(textOf(at('link-code-digits'))).toBe('482 715 0396')
-  expect(textOf(at('link-code-expiry'))).toBe('2026年12月3日 10:30 前有效，只能用一次')
-  expect(textOf(at('link-code-instruction'))).toBe(LINK.instruction)
-  expect(attr(at('link-code-qr'), 'src')).toBe(QR)
+  expectLinkCodeShown(page, scope, LINK, { spaced: '482 715 0396', expiry: '2026年12月3日 10:30' })
 }
 
 test('已邀请的人员: a resident gets 生成绑定码, which POSTs the invitee endpoint and shows code, QR, Beijing expiry and instruction; a member has no button', async () => {

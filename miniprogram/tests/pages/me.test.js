@@ -105,6 +105,30 @@ test('"使用绑定码" is shown to everyone logged in and opens the link page',
   expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/link/link' })
 })
 
+test('"为人员生成绑定码" is shown only to CPPCC staff and admins (person.link) and opens pages/people-link', async () => {
+  const env = installWx()
+  meServer() // a member, convenor and resident: no entry
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+  expect(page.querySelector('.use-link-code')).toBeTruthy()
+  expect(page.querySelector('.people-link')).toBeFalsy()
+  expect(textOf(page)).not.toContain('为人员生成绑定码')
+
+  for (const code of ['staff', 'admin']) {
+    meServer({ me: meBody({ roles: [role(code, code === 'staff' ? '政协工作人员' : '系统管理员', '海州区')] }) })
+    await page.instance.load()
+    expect(textOf(page.querySelector('.people-link'))).toBe(
+      '为人员生成绑定码 政协工作人员：核实身份后，为审核人、部门经办人或不用小程序的群众生成一次性绑定码，关联其微信 查找人员并生成绑定码 ›')
+  }
+  page.querySelector('.people-link').dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/people-link/people-link' })
+
+  page.instance.onLogout()
+  await simulate.sleep(0)
+  expect(page.querySelector('.people-link')).toBeFalsy()
+})
+
 test('without a phone: "未绑定" and a getPhoneNumber button; binding shows the masked phone', async () => {
   const env = installWx()
   const me = NO_PHONE
