@@ -12,7 +12,7 @@ from ..errors import ValidationFailed
 from ..org.models import Person, Platform
 from .models import Invitation
 from .rules import GROUP_ROLES, InviteGroup, group_mismatch_message
-from .services import GroupMismatch, invite, managed_consultation
+from .services import GroupMismatch, ensure_invitable, invite, managed_consultation
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ def invite_people(session: Session, *, actor: Person, consultation_id: int,
                   invitees: list[Invitee]) -> list[Invitation]:
     """Invite by person or by mobile number (found, or registered for the first time)."""
     c = managed_consultation(session, consultation_id, actor)
+    ensure_invitable(c)  # before anyone is registered by phone: nothing stored when refused
     region_id = session.get(Platform, c.platform_id).region_id
 
     def person_id(i: Invitee) -> int:

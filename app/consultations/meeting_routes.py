@@ -126,7 +126,8 @@ def invite(consultation_id: int, body: InviteIn):
     没有则新登记，本人日后用同一手机号登录时自动合并）。重复邀请同一人不会重复记录。
     会议通知发出后再邀请的人员会立即收到通知。返回的 warnings 是人员构成提示。
     群体须与本人身份相符（D9）：只有在任政协委员能作为政协委员邀请（未登记的手机号不能），否则
-    422 `group_mismatch`，整批不保存。"""
+    422 `group_mismatch`，整批不保存。会议开始时间起不能再邀请（409 `consultation_held`，到场人员用
+    现场签到登记），不保存任何内容。"""
     session = get_session()
     person = require_person()
     invitees.invite_people(session, actor=person, consultation_id=consultation_id,

@@ -224,12 +224,23 @@ def check_groups(session: Session, invitees: list[tuple[int, InviteGroup]]) -> N
             raise GroupMismatch(group_mismatch_message(session.get(Person, pid).name, group))
 
 
+def ensure_invitable(c: Consultation) -> None:
+    """New invitations (D9/D10) only before the start: answers close at starts_at (issue 10 item
+    4), so a notice sent later would ask for an answer nobody can give. Someone who comes anyway
+    is recorded by walk-in check-in. Checked whatever the state (still `scheduled` until someone
+    checks in)."""
+    ensure_open(c)
+    if utcnow() >= c.starts_at:
+        raise Conflict("会议已经开始，不能再邀请。到场的人员请在会场用“现场签到”登记",
+                       code="consultation_held")
+
+
 def invite(session: Session, *, actor: Person, consultation_id: int,
            invitees: list[tuple[int, InviteGroup]]) -> list[Invitation]:
     """Invite people by group (D9/D10). Inviting someone twice changes nothing (one invitation
     per person: a UNIQUE constraint). After the notices went out, newcomers get theirs now."""
     c = managed_consultation(session, consultation_id, actor)
-    ensure_open(c)
+    ensure_invitable(c)
     if c.list_locked_at is not None:
         raise Conflict("名单已确认，不能再邀请", code="list_locked")
     ids = [pid for pid, _ in invitees]

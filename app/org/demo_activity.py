@@ -139,7 +139,8 @@ def _invite_department(seeder, town: Region, convenor: Person, topic_id: int) ->
     s: Session = seeder.s
     c = s.scalar(select(Consultation).where(Consultation.topic_id == topic_id)
                  .order_by(Consultation.id).limit(1))
-    if c is None or c.state is not ConsultationState.scheduled or c.list_locked_at is not None:
+    if (c is None or c.state is not ConsultationState.scheduled or c.list_locked_at is not None
+            or utcnow() >= c.starts_at):  # started: no new invitations (409 consultation_held)
         return
     county = s.get(Region, town.parent_id)
     handler = seeder.person(f"county:{county.code}:dept:{DEPARTMENT}", county)

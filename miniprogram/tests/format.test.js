@@ -206,32 +206,63 @@ describe('consultation meetings', () => {
     my_invitation: { group: 'official', group_label: '党政领导', answer: 'pending', answer_label: '未答复', reason: null, substitute_name: null },
   }
 
+  // The device clock, a week before the meeting (meetingView's `now`).
+  const BEFORE = Date.parse('2026-12-03T00:00:00Z')
+
   test('what the state allows an invitee: answer while scheduled and unlocked, check in until held', () => {
-    expect(m.meetingView(base)).toMatchObject({
+    expect(m.meetingView(base, BEFORE)).toMatchObject({
       canAnswer: true, canSubstitute: true, canCheckIn: true, showCalendar: true, answerClosed: '', pending: true,
       canManage: false, canLock: false, canShowCode: false,
       startUnix: Date.UTC(2026, 11, 10, 6, 30) / 1000, placeText: '议事室：人民路 8 号',
     })
-    const locked = m.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' })
+    const locked = m.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' }, BEFORE)
     expect(locked).toMatchObject({ canAnswer: false, canCheckIn: true, lockedText: '参会名单已于 2026年12月8日 10:00 确认' })
     expect(locked.answerClosed).toBe('召集人已确认参会名单，答复不能再修改。如需变更，请直接联系召集人。')
-    expect(m.meetingView({ ...base, state: 'held' })).toMatchObject({ canAnswer: false, canCheckIn: true, showCalendar: false, answerClosed: '会议已召开，答复不能再修改。' })
-    expect(m.meetingView({ ...base, state: 'concluded' })).toMatchObject({ canCheckIn: false })
-    expect(m.meetingView({ ...base, state: 'cancelled', cancelled_reason: '下雨' })).toMatchObject({
+    expect(m.meetingView({ ...base, state: 'held' }, BEFORE)).toMatchObject({ canAnswer: false, canCheckIn: true, showCalendar: false, answerClosed: '会议已召开，答复不能再修改。' })
+    expect(m.meetingView({ ...base, state: 'concluded' }, BEFORE)).toMatchObject({ canCheckIn: false })
+    expect(m.meetingView({ ...base, state: 'cancelled', cancelled_reason: '下雨' }, BEFORE)).toMatchObject({
       canAnswer: false, canCheckIn: false, showCalendar: false, cancelled: true, cancelledReason: '下雨', answerClosed: '该协商活动已取消，无需答复。',
     })
     const resident = { ...base.my_invitation, group: 'resident' }
-    expect(m.meetingView({ ...base, my_invitation: resident }).canSubstitute).toBe(false)
-    expect(m.meetingView({ ...base, my_invitation: null, can_manage: true })).toMatchObject({
+    expect(m.meetingView({ ...base, my_invitation: resident }, BEFORE).canSubstitute).toBe(false)
+    expect(m.meetingView({ ...base, my_invitation: null, can_manage: true }, BEFORE)).toMatchObject({
       invited: false, canAnswer: false, canCheckIn: false, canManage: true, canLock: true, canShowCode: true,
       canInvite: true, canRecord: false,
     })
     const manager = { ...base, my_invitation: null, can_manage: true }
-    expect(m.meetingView({ ...manager, list_locked_at: '2026-12-08T02:00:00Z' })).toMatchObject({ canInvite: false, canRecord: false })
-    expect(m.meetingView({ ...manager, state: 'held' })).toMatchObject({ canInvite: false, canRecord: true })
-    expect(m.meetingView({ ...manager, state: 'concluded' })).toMatchObject({ canInvite: false, canRecord: true })
-    expect(m.meetingView({ ...manager, state: 'cancelled' })).toMatchObject({ canInvite: false, canRecord: false })
-    expect(m.meetingView({ ...base, state: 'held' })).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...manager, list_locked_at: '2026-12-08T02:00:00Z' }, BEFORE)).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...manager, state: 'held' }, BEFORE)).toMatchObject({ canInvite: false, canRecord: true, canViewRecord: true, recordClosedText: '' })
+    expect(m.meetingView({ ...manager, state: 'cancelled' }, BEFORE)).toMatchObject({ canInvite: false, canRecord: false })
+    expect(m.meetingView({ ...base, state: 'held' }, BEFORE)).toMatchObject({ canInvite: false, canRecord: false })
+  })
+
+  test('answers and new invitations close at the start time by the device clock, whatever the state says', () => {
+    const start = Date.parse(base.starts_at)
+    // A minute before: still open.
+    expect(m.meetingView(base, start - 60 * 1000)).toMatchObject({ canAnswer: true, answerClosed: '' })
+    // From the start on (nobody has checked in: still `scheduled`): no 参加/请假/委派, a plain line.
+    for (const now of [start, start + 60 * 1000]) {
+      const view = m.meetingView(base, now)
+      expect(view).toMatchObject({ state: 'scheduled', canAnswer: false, canCheckIn: true, answerClosed: '会议已开始，不能再更改答复。' })
+      expect(m.meetingView({ ...base, list_locked_at: '2026-12-08T02:00:00Z' }, now).answerClosed).toBe('会议已开始，不能再更改答复。')
+      const manager = m.meetingView({ ...base, my_invitation: null, can_manage: true }, now)
+      expect(manager).toMatchObject({ canInvite: false, canShowCode: true, answerClosed: '' })
+    }
+    expect(m.meetingView({ ...base, my_invitation: null, can_manage: true }, start - 1)).toMatchObject({ canInvite: true })
+    // Held stays as it was.
+    expect(m.meetingView({ ...base, state: 'held' }, start + 60 * 1000).answerClosed).toBe('会议已召开，答复不能再修改。')
+  })
+
+  test('once the opinion list is routed (concluded) the record is read-only for the convenor', () => {
+    const manager = { ...base, my_invitation: null, can_manage: true }
+    const after = Date.parse('2026-12-11T00:00:00Z')
+    expect(m.meetingView({ ...manager, state: 'held' }, after)).toMatchObject({ canRecord: true, canViewRecord: true, recordClosedText: '' })
+    expect(m.meetingView({ ...manager, state: 'concluded' }, after)).toMatchObject({
+      canRecord: false, canViewRecord: true, canShowCode: false, canInvite: false,
+      recordClosedText: '意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。',
+    })
+    // Not the convenor: nothing of the record.
+    expect(m.meetingView({ ...base, state: 'concluded' }, after)).toMatchObject({ canRecord: false, canViewRecord: false, recordClosedText: '' })
   })
 
   test("the convenor's tallies: 委派 only when someone sent a substitute, the number unanswered", () => {

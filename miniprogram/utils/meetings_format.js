@@ -101,19 +101,28 @@ function meetingListItem(item) {
   }
 }
 
+const STARTED_TEXT = '会议已开始，不能再更改答复。'
+const RECORD_CLOSED_TEXT = '意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。'
+
 /** GET /api/consultations/<id> (ConsultationOut) for the meeting page: what is shown and which
- *  actions the state allows (the server refuses the others all the same). */
-function meetingView(body) {
+ *  actions the state and the time allow (the server refuses the others all the same). `now`
+ *  (ms, the device clock): answers and new invitations close at starts_at even while the state
+ *  is still `scheduled` (nobody has checked in yet). */
+function meetingView(body, now = Date.now()) {
   const state = body.state
   const mine = body.my_invitation || null
   const scheduled = state === 'scheduled'
   const cancelled = state === 'cancelled'
+  const concluded = state === 'concluded'
+  const startMs = parseTime(body.starts_at)
+  const started = !Number.isNaN(startMs) && now >= startMs
   const listLocked = Boolean(body.list_locked_at)
   const canManage = body.can_manage === true
   let answerClosed = ''
   if (mine) {
     if (cancelled) answerClosed = '该协商活动已取消，无需答复。'
     else if (!scheduled) answerClosed = '会议已召开，答复不能再修改。'
+    else if (started) answerClosed = STARTED_TEXT
     else if (listLocked) answerClosed = '召集人已确认参会名单，答复不能再修改。如需变更，请直接联系召集人。'
   }
   let briefingNote = ''
@@ -142,7 +151,9 @@ function meetingView(body) {
     answerLabel: mine ? mine.answer_label || ANSWER_LABELS[mine.answer] || '' : '',
     answerText: mine ? answerText(mine) : '',
     pending: Boolean(mine && mine.answer === 'pending'),
-    canAnswer: Boolean(mine) && scheduled && !listLocked,
+    canAnswer: Boolean(mine) && scheduled && !started && !listLocked,
+    // When the answers close by the clock: the page shows the meeting again then.
+    startMs: Number.isNaN(startMs) ? 0 : startMs,
     answerClosed,
     canSubstitute: Boolean(mine) && SUBSTITUTE_GROUPS.indexOf(mine.group) >= 0,
     canCheckIn: Boolean(mine) && (scheduled || state === 'held'),
@@ -151,10 +162,14 @@ function meetingView(body) {
     canManage,
     canLock: canManage && scheduled && !listLocked,
     canShowCode: canManage && (scheduled || state === 'held'),
-    // The convenor's other pages: inviting until the list is confirmed; the minutes and the
-    // opinion list once the meeting has started (the server refuses them before).
-    canInvite: canManage && scheduled && !listLocked,
-    canRecord: canManage && (state === 'held' || state === 'concluded'),
+    // The convenor's other pages: inviting until the list is confirmed or the meeting starts
+    // (409 consultation_held from starts_at; walk-ins are recorded at check-in); the minutes
+    // and the opinion list once the meeting is held. Once the opinion list is routed
+    // (`concluded`) the record is closed (409 consultation_concluded): read-only.
+    canInvite: canManage && scheduled && !started && !listLocked,
+    canRecord: canManage && state === 'held',
+    canViewRecord: canManage && (state === 'held' || concluded),
+    recordClosedText: canManage && concluded ? RECORD_CLOSED_TEXT : '',
   }
 }
 
@@ -192,6 +207,7 @@ function meetingInfoText(view) {
 
 module.exports = {
   MEETING_STATE_LABELS,
+  RECORD_CLOSED_TEXT,
   ANSWER_LABELS,
   GROUP_LABELS,
   SUBSTITUTE_GROUPS,

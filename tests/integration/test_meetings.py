@@ -592,3 +592,35 @@ def test_walk_ins_are_counted_in_their_real_group(client, app, world):
                         headers=conv)
         assert r.status_code == 200 and r.json["group"] == "member"
         assert client.get(url, headers=conv).json["by_group"] == {"member": 1}
+
+
+def test_no_new_invitations_from_the_start_time(client, app, world):
+    """Issue 10 item 4 follow-up: answers close at starts_at, so an invitation added then would
+    ask for an answer nobody can give. From the start time (state still `scheduled`: nobody has
+    checked in) every invitation path answers 409 `consultation_held`, pointing the convenor to
+    walk-in check-in (现场签到); nothing is stored: no invitation, no person, no notice."""
+    from app.org.models import Person
+    start = (utcnow() + timedelta(days=2)).replace(microsecond=0)
+    c = schedule(client, world, starts_at=start.isoformat(),
+                 ends_at=(start + timedelta(hours=2)).isoformat()).json
+    assert invite(client, world, c["id"], [("member", "member")]).status_code == 200
+    with time_machine.travel(start - timedelta(minutes=1), tick=False):
+        assert invite(client, world, c["id"], [("resident", "resident")]).status_code == 200
+    before_outbox = len(outbox(app))
+    for at in (start, start + timedelta(minutes=1)):
+        with time_machine.travel(at, tick=False):
+            for r in (invite(client, world, c["id"], [("resident2", "resident")]),
+                      client.post(f"/api/consultations/{c['id']}/invitations", json={"invitees": [
+                          {"phone": "139 0000 6666", "name": "孙阿姨", "group": "resident"}]},
+                          headers=as_(world, "conv_village"))):
+                assert r.status_code == 409 and r.json["error"] == "consultation_held", r.json
+                assert "现场签到" in r.json["message"]
+            assert client.get(f"/api/consultations/{c['id']}",
+                              headers=as_(world, "conv_village")).json["state"] == "scheduled"
+    with committed_session(app) as s:
+        invited = set(s.scalars(select(Invitation.person_id).where(
+            Invitation.consultation_id == c["id"])))
+        assert s.scalar(select(func.count()).select_from(Person).where(
+            Person.name == "孙阿姨")) == 0
+    assert invited == {world["people"]["member"], world["people"]["resident"]}
+    assert len(outbox(app)) == before_outbox

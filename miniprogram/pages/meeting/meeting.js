@@ -8,8 +8,10 @@
 // the code shown in the room.
 // For the convenor (can_manage): the answers by group with names and decline reasons, confirming
 // the final list (after a wx.showModal), and the check-in QR code, refreshed every minute while
-// it is shown; links to 邀请参加人员 (pages/invite, until the list is confirmed) and, once the
-// meeting has started, to 会议记录 (pages/minutes) and 意见清单 (pages/opinions).
+// it is shown; links to 邀请参加人员 (pages/invite, until the list is confirmed or the meeting
+// starts) and, once the meeting is held, to 会议记录 (pages/minutes) and 意见清单
+// (pages/opinions) — read-only once the opinion list is routed (`concluded`).
+// Answers close at the start time by the device clock: after it the buttons give way to a line.
 // 401 is handled by utils/request.js (log in, retry once); refusals show the server's Chinese
 // message.
 const { request } = require('../../utils/request')
@@ -32,6 +34,9 @@ const TITLE_MAX = 60
 // The code changes every 5 minutes (a code stays valid for its window and the next): refreshing
 // every minute keeps the one on the screen current.
 const CODE_REFRESH_MS = 60 * 1000
+// The page closes the answers at the start time itself when it comes within a day (longer
+// waits are beyond what a timer should hold; a page shown again is recomputed anyway).
+const START_TIMER_MAX_MS = 24 * 3600 * 1000
 // Refusals after which the page shows the meeting as it now is (the list was locked, the meeting
 // cancelled or held meanwhile).
 const STALE_CODES = ['list_locked', 'consultation_cancelled', 'consultation_held']
@@ -108,6 +113,8 @@ Component({
         this._shown = true
         return Promise.resolve()
       }
+      // The start time may have passed while the page was hidden (timers do not run then).
+      if (this._raw) this.apply(this._raw)
       // Back from the convenor's invite or opinion page: the list or the state may have changed.
       const work = []
       if (this._refreshOnShow) {
@@ -132,6 +139,7 @@ Component({
     // The page goes away: no more refreshing, and the screen may sleep again.
     leave() {
       this.stopCodeTimer()
+      this.stopStartTimer()
       if (this.data.qr.visible) keepScreenOn(false)
     },
 
@@ -180,9 +188,28 @@ Component({
       return request({ path: `/api/consultations/${this.data.id}`, showError: false })
     },
 
+    // What the page shows by the device clock: answers and new invitations close at the start
+    // time (the server answers 409 consultation_held from then on, even while nobody has
+    // checked in), so the page shows the meeting again at that moment if it is still open.
     apply(body) {
       this._raw = body
-      this.setData({ m: meetingView(body) })
+      const now = Date.now()
+      const m = meetingView(body, now)
+      this.setData({ m })
+      this.stopStartTimer()
+      const wait = m.startMs - now
+      if ((m.canAnswer || m.canInvite) && wait > 0 && wait <= START_TIMER_MAX_MS) {
+        this._startTimer = setTimeout(() => {
+          this._startTimer = null
+          this.apply(this._raw)
+          this.setData({ rsvpMode: '' })
+        }, wait)
+      }
+    },
+
+    stopStartTimer() {
+      if (this._startTimer) clearTimeout(this._startTimer)
+      this._startTimer = null
     },
 
     loadExtras() {
@@ -420,12 +447,13 @@ Component({
       wx.navigateTo({ url: `/pages/invite/invite?id=${this.data.id}` })
     },
 
+    // Once the opinion list is routed both pages open read-only.
     onOpenMinutes() {
-      if (this.data.m && this.data.m.canRecord) wx.navigateTo({ url: `/pages/minutes/minutes?id=${this.data.id}` })
+      if (this.data.m && this.data.m.canViewRecord) wx.navigateTo({ url: `/pages/minutes/minutes?id=${this.data.id}` })
     },
 
     onOpenOpinions() {
-      if (!this.data.m || !this.data.m.canRecord) return
+      if (!this.data.m || !this.data.m.canViewRecord) return
       this._refreshOnShow = true
       wx.navigateTo({ url: `/pages/opinions/opinions?id=${this.data.id}` })
     },

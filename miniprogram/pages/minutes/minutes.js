@@ -3,11 +3,13 @@
 // reminders (`notes`: residents speak first and most), and a form to add one — speaker's name,
 // group, what was said — POST …/minutes with an Idempotency-Key kept until the speech is
 // recorded. Refusals (409 research_required: 不调研不协商, consultation_cancelled, …) show the
-// server's message and keep the form.
+// server's message and keep the form. Once the opinion list is routed (the meeting's state
+// `concluded`, read from GET /api/consultations/<id>; or a 409 consultation_concluded) the record
+// is closed: the speeches are shown read-only with a line saying so, without the form.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
-const { GROUP_LABELS } = require('../../utils/meetings_format')
+const { GROUP_LABELS, RECORD_CLOSED_TEXT } = require('../../utils/meetings_format')
 const { idFrom } = require('../../utils/query')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
@@ -37,6 +39,7 @@ Component({
     error: '',
     speeches: [],
     notes: [],
+    closed: '', // RECORD_CLOSED_TEXT once the opinion list is routed
 
     groups: GROUPS,
     groupIndex: 0,
@@ -68,8 +71,16 @@ Component({
 
     async load() {
       this.setData({ loading: true, error: '' })
+      // The meeting's state says whether the record is still open; without it the form stays
+      // (the server refuses a closed record all the same).
+      const state = request({ path: `/api/consultations/${this.data.id}`, showError: false })
+        .then(body => (body && body.state) || '', () => '')
       try {
-        this.apply(await request({ path: `/api/consultations/${this.data.id}/minutes`, showError: false }))
+        const [minutes, now] = await Promise.all([
+          request({ path: `/api/consultations/${this.data.id}/minutes`, showError: false }), state,
+        ])
+        this.apply(minutes)
+        if (now === 'concluded') this.setData({ closed: RECORD_CLOSED_TEXT })
       } catch (err) {
         this.setData({ error: err.message })
       } finally {
@@ -133,6 +144,7 @@ Component({
       } catch (err) {
         // The wrapper has shown the message; it stays on the page with the form as it was.
         this.setData({ submitError: err.message })
+        if (err.code === 'consultation_concluded') this.setData({ closed: RECORD_CLOSED_TEXT, notes: [] })
       } finally {
         this.setData({ submitting: false })
       }

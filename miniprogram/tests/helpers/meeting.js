@@ -88,6 +88,24 @@ const CHECKED_IN = {
   checked_in_at: '2026-12-10T06:21:50Z',
 }
 
+// The device clock of these tests: before the meeting (2026-12-10 06:30Z) unless a test sets
+// its own — the page closes the answers at the start time by this clock. Only Date is faked
+// here; tests that need timers call useClock themselves.
+const BEFORE_START = Date.parse('2026-12-05T00:00:00Z')
+const START = Date.parse('2026-12-10T06:30:00Z')
+const TIMERS = ['setTimeout', 'clearTimeout', 'setInterval', 'clearInterval', 'setImmediate',
+  'clearImmediate', 'nextTick', 'queueMicrotask', 'hrtime', 'performance',
+  'requestAnimationFrame', 'cancelAnimationFrame', 'requestIdleCallback', 'cancelIdleCallback']
+
+/** Fake the clock at `now` (ms); with `timers`, jest's fake timers as well. */
+function useClock(now, { timers = false } = {}) {
+  jest.useFakeTimers({ now, doNotFake: timers ? [] : TIMERS })
+}
+
+beforeEach(() => {
+  useClock(BEFORE_START)
+})
+
 afterEach(() => {
   jest.useRealTimers()
 })
@@ -131,6 +149,9 @@ async function open(page, id = '5') {
 
 
 module.exports = {
+  BEFORE_START,
+  START,
+  useClock,
   BRIEFING,
   CHECKED_IN,
   DETAIL,

@@ -3,7 +3,7 @@ const simulate = require('miniprogram-simulate')
 const { installWx, fakeServer, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
 const {
   BRIEFING, DETAIL, GROUP_LABELS, LOGGED_IN, calls, has, invitation, meeting,
-  meetingServer, open, tap, type,
+  meetingServer, open, tap, type, START, useClock, tick,
 } = require('../helpers/meeting')
 const { resetSubscriptions } = require('../../utils/subscribe')
 
@@ -398,3 +398,38 @@ test('a network failure shows the message and 重新加载 tries again', async (
 })
 
 // --- links to the convenor's other pages --------------------------------------------------------
+
+// --- answers close at the start time (issue 10 item 4, by the device clock) -------------------
+
+test('after the start time no 参加/请假/委派 buttons, even while the meeting is still scheduled: a plain line instead', async () => {
+  useClock(START + 60 * 1000)
+  installWx({ storage: LOGGED_IN })
+  const official = invitation({ group: 'official', group_label: '党政领导' })
+  const server = meetingServer({ body: meeting({ my_invitation: official }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  for (const cls of ['accept-btn', 'decline-btn', 'substitute-btn']) expect(has(page, cls)).toBe(false)
+  expect(textOf(page.querySelector('.answer-closed'))).toBe('会议已开始，不能再更改答复。')
+  expect(textOf(page.querySelector('.rsvp'))).toBe('我的邀请 身份 党政领导 答复 未答复 会议已开始，不能再更改答复。')
+  // Check-in stays open; nothing is asked of the server about answers.
+  expect(has(page, 'scan-btn')).toBe(true)
+  expect(calls(server)).not.toContain('GET /api/me/subscriptions')
+})
+
+test('a page left open across the start time takes the buttons away at the start', async () => {
+  useClock(START - 60 * 1000, { timers: true })
+  installWx({ storage: LOGGED_IN })
+  meetingServer()
+  const page = renderPage(simulate, pageId)
+  const loading = open(page)
+  await tick(0)
+  await loading
+  expect(has(page, 'accept-btn')).toBe(true)
+
+  await tick(59 * 1000)
+  expect(has(page, 'accept-btn')).toBe(true)
+  await tick(1000)
+  expect(has(page, 'accept-btn')).toBe(false)
+  expect(textOf(page.querySelector('.answer-closed'))).toBe('会议已开始，不能再更改答复。')
+})

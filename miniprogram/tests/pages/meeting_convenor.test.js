@@ -3,7 +3,7 @@ const simulate = require('miniprogram-simulate')
 const { installWx, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
 const {
   DETAIL, LOGGED_IN, QR_1, QR_2, attendanceBody, calls, codeBody, has,
-  invited, meeting, meetingServer, open, tally, tap, tick,
+  invited, meeting, meetingServer, open, tally, tap, tick, useClock, BEFORE_START, START,
 } = require('../helpers/meeting')
 
 let pageId
@@ -152,7 +152,7 @@ test('显示签到二维码 shows the QR image and its expiry, refreshed every 6
   await open(page)
   const src = () => page.querySelector('.qr-image').toJSON().attrs.find(a => a.name === 'src').value
 
-  jest.useFakeTimers()
+  useClock(BEFORE_START, { timers: true })
   tap(page, 'show-code-btn')
   await tick(0)
 
@@ -186,7 +186,7 @@ test('the QR refresh stops when the page is hidden or closed, and restarts when 
   await open(page)
   await page.instance.onShow() // WeChat's first onShow, right after onLoad
 
-  jest.useFakeTimers()
+  useClock(BEFORE_START, { timers: true })
   page.instance.onShowCode()
   await tick(0)
   expect(server.to(`${DETAIL}/checkin-code`)).toHaveLength(1)
@@ -218,7 +218,7 @@ test('409 checkin_closed: the message under the button, no image, no refreshing'
   const page = renderPage(simulate, pageId)
   await open(page)
 
-  jest.useFakeTimers()
+  useClock(BEFORE_START, { timers: true })
   tap(page, 'show-code-btn')
   await tick(0)
   expect(has(page, 'qr-image')).toBe(false)
@@ -243,7 +243,7 @@ test('a refresh lost to the network keeps the code on the screen and tries again
   await open(page)
   const src = () => page.querySelector('.qr-image').toJSON().attrs.find(a => a.name === 'src').value
 
-  jest.useFakeTimers()
+  useClock(BEFORE_START, { timers: true })
   page.instance.onShowCode()
   await tick(0)
   await tick(60 * 1000)
@@ -343,9 +343,25 @@ test.each([
   await open(page)
 
   expect(has(page, 'invite-btn')).toBe(false)
+  // Held: the recording tools; concluded: read-only (below).
+  expect(has(page, 'record-closed')).toBe(state === 'concluded')
+  expect(has(page, 'show-code-btn')).toBe(state === 'held')
   tap(page, 'minutes-btn')
   await waitFor(() => env.navigateTo.mock.calls.length === 1)
   tap(page, 'opinions-btn')
   await waitFor(() => env.navigateTo.mock.calls.length === 2)
   expect(env.navigateTo.mock.calls.map(c => c[0].url)).toEqual(['/pages/minutes/minutes?id=5', '/pages/opinions/opinions?id=5'])
+})
+
+test('concluded (the opinion list routed): the record read-only with a line saying so, no write tools', async () => {
+  useClock(START + 3 * 3600 * 1000)
+  installWx({ storage: LOGGED_IN })
+  meetingServer({ body: convenorMeeting({ state: 'concluded', state_label: '已形成意见清单' }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(textOf(page.querySelector('.record-closed'))).toBe('意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。')
+  expect(textOf(page.querySelector('.minutes-btn'))).toBe('查看会议记录')
+  expect(textOf(page.querySelector('.opinions-btn'))).toBe('查看意见清单')
+  // No write tools: no check-in code, no invitations, no lock.
+  for (const cls of ['show-code-btn', 'invite-btn', 'lock-btn']) expect(has(page, cls)).toBe(false)
 })

@@ -48,7 +48,7 @@ test('the speeches in order with the D16 reminder; a new speech is POSTed and th
   const page = renderPage(simulate, pageId)
   await open(page)
 
-  expect(server.calls.map(c => `${c.method} ${c.path}`)).toEqual([`GET ${MINUTES}`])
+  expect(server.calls.map(c => `${c.method} ${c.path}`).sort()).toEqual(['GET /api/consultations/5', `GET ${MINUTES}`])
   expect(textOf(page.querySelector('.notes'))).toBe(D16)
   expect(byClass(page, 'speech').map(textOf)).toEqual(['1. 钱委员 （政协委员） 介绍调研情况'])
   // Residents head the picker (D16).
@@ -157,4 +157,52 @@ test('a list that cannot be read can be reloaded; an invalid id sends nothing', 
   await other.instance.onLoad({ id: 'x' })
   expect(textOf(other)).toBe('会议链接无效，请从会议页面重新打开')
   expect(server.calls.length).toBe(before)
+})
+
+// --- once the opinion list is routed (issue 10 item 5) -------------------------------------
+
+const DETAIL = '/api/consultations/5'
+function detail(state) {
+  return { id: 5, topic_title: '老旧小区加装电梯', state, state_label: state === 'concluded' ? '已形成意见清单' : '已召开', can_manage: true }
+}
+
+test('concluded: the speeches read-only, with a line saying the opinion list was sent and the record is closed', async () => {
+  installWx({ storage: LOGGED_IN })
+  const server = fakeServer(req => {
+    if (req.method === 'GET' && req.path === MINUTES) return { status: 200, body: minutesBody([FIRST], [D16]) }
+    if (req.method === 'GET' && req.path === DETAIL) return { status: 200, body: detail('concluded') }
+    return undefined
+  })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  expect(byClass(page, 'speech').map(textOf)).toEqual(['1. 钱委员 （政协委员） 介绍调研情况'])
+  expect(textOf(page.querySelector('.record-closed'))).toBe('意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。')
+  for (const cls of ['add', 'submit-btn', 'speaker-input', 'text-input', 'notes']) expect(page.querySelector(`.${cls}`)).toBeFalsy()
+  expect(server.calls.filter(c => c.method !== 'GET')).toHaveLength(0)
+})
+
+test('409 consultation_concluded on a new speech (routed meanwhile): the page turns read-only, the list kept', async () => {
+  installWx({ storage: LOGGED_IN })
+  const message = '意见清单已报送，会议记录已关闭，不能再签到或记录发言'
+  let routed = false
+  fakeServer(req => {
+    if (req.method === 'GET' && req.path === MINUTES) return { status: 200, body: minutesBody([FIRST]) }
+    if (req.method === 'GET' && req.path === DETAIL) return { status: 200, body: detail(routed ? 'concluded' : 'held') }
+    if (req.method === 'POST' && req.path === MINUTES) {
+      routed = true
+      return { status: 409, body: errorBody('consultation_concluded', message) }
+    }
+    return undefined
+  })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(page.querySelector('.record-closed')).toBeFalsy()
+  await fire(page, 'speaker-input', 'input', '王大爷')
+  await fire(page, 'text-input', 'input', '希望尽快加装')
+  tap(page, 'submit-btn')
+  await waitFor(() => page.querySelector('.record-closed'))
+  expect(textOf(page.querySelector('.record-closed'))).toBe('意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。')
+  expect(page.querySelector('.submit-btn')).toBeFalsy()
+  expect(byClass(page, 'speech').map(textOf)).toEqual(['1. 钱委员 （政协委员） 介绍调研情况'])
 })
