@@ -253,6 +253,15 @@ describe('consultation meetings', () => {
     expect(m.meetingView({ ...base, state: 'held' }, start + 60 * 1000).answerClosed).toBe('会议已召开，答复不能再修改。')
   })
 
+  test('我的会议 marks an unanswered invitation as waiting only while it can still be answered', () => {
+    const start = Date.parse(base.starts_at)
+    expect(m.meetingListItem(base, start - 60 * 1000)).toMatchObject({ answerLabel: '未答复', pending: true })
+    // From the start on the answer is closed: still 未答复, but no longer a call to act.
+    expect(m.meetingListItem(base, start)).toMatchObject({ answerLabel: '未答复', pending: false })
+    expect(m.meetingListItem({ ...base, state: 'held' }, start - 60 * 1000).pending).toBe(false)
+    expect(m.meetingListItem({ ...base, state: 'cancelled' }, start - 60 * 1000).pending).toBe(false)
+  })
+
   test('once the opinion list is routed (concluded) the record is read-only for the convenor', () => {
     const manager = { ...base, my_invitation: null, can_manage: true }
     const after = Date.parse('2026-12-11T00:00:00Z')

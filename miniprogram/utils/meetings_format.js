@@ -86,9 +86,13 @@ function answerText(inv) {
   return label
 }
 
-/** One item of GET /api/me/consultations (ConsultationOut) for "我的会议". */
-function meetingListItem(item) {
+/** One item of GET /api/me/consultations (ConsultationOut) for "我的会议". `pending` (shown as a
+ *  call to answer) only while an answer can still be given: scheduled and before starts_at by the
+ *  device clock `now` (ms). */
+function meetingListItem(item, now = Date.now()) {
   const mine = item.my_invitation || null
+  const startMs = parseTime(item.starts_at)
+  const open = item.state === 'scheduled' && !(now >= startMs)
   return {
     id: item.id,
     title: item.topic_title || '',
@@ -97,7 +101,7 @@ function meetingListItem(item) {
     state: item.state,
     stateLabel: item.state_label || MEETING_STATE_LABELS[item.state] || '',
     answerLabel: mine ? mine.answer_label || ANSWER_LABELS[mine.answer] || '' : '',
-    pending: Boolean(mine && mine.answer === 'pending'),
+    pending: Boolean(mine && mine.answer === 'pending') && open,
   }
 }
 

@@ -40,7 +40,7 @@ Component({
       if (!quiet || !this.data.items.length) this.setData({ loading: true, error: '' })
       try {
         const body = await request({ path: '/api/me/consultations', showError: quiet })
-        this.setData({ loading: false, error: '', items: (body.items || []).map(meetingListItem) })
+        this.setData({ loading: false, error: '', items: (body.items || []).map(item => meetingListItem(item)) })
       } catch (err) {
         if (quiet && this.data.items.length) return
         this.setData({ loading: false, items: [], error: err.message })

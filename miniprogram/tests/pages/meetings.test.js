@@ -1,6 +1,9 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
 const { installWx, fakeServer, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
+// The device clock pinned before the first meeting (2026-12-10): 未答复 stands out only while an
+// answer can still be given (utils/meetings_format.js meetingListItem).
+require('../helpers/meeting')
 
 const LOGGED_IN = { 'auth.token': 'tok-1', 'auth.expires_at': '2099-01-01T00:00:00Z' }
 const LIST = '/api/me/consultations'
