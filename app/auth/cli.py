@@ -126,7 +126,7 @@ def issue_link_code(person_id, png_path):
     """为人员生成一次性绑定码（关联微信：小程序“使用绑定码”或公众号“绑定 绑定码”）。"""
     import base64
 
-    from ..chat import services as chat
+    from ..chat import links as chat
     from ..consultations.checkin import qr_png
 
     try:

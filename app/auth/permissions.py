@@ -24,7 +24,7 @@ from .current import request_cache, require_person
 ACTIONS: dict[str, frozenset[Role]] = {
     "org.reports.view": frozenset({Role.staff, Role.admin}),
     "people.view": frozenset({Role.staff, Role.admin}),
-    # Issue a link code that attaches a WeChat to a named person (app/chat/services.py; the
+    # Issue a link code that attaches a WeChat to a named person (app/chat/links.py; the
     # convenor's way, for people invited to their meeting, is checked there).
     "person.link": frozenset({Role.staff, Role.admin}),
     "platform.manage": frozenset({Role.staff, Role.admin, Role.convenor, Role.liaison}),

@@ -225,7 +225,7 @@ def is_privileged(session: Session, person: Person, *, any_role: bool = False) -
 def _refuse_privileged_target(session: Session, owner: Person) -> None:
     """Self-service phone binding never merges into a person who holds a privileged role or a
     console account: 409 privileged_account; staff issue that person a link code instead
-    (app/chat/services.py issue_link_code, docs/auth.md)."""
+    (app/chat/links.py issue_link_code, docs/auth.md)."""
     if is_privileged(session, owner):
         # Logged, not audited: the request's transaction is rolled back with the error.
         log.warning("phone bind into a privileged person refused",

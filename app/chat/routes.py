@@ -18,7 +18,7 @@ from ..db import get_session
 from ..errors import NotFound, ValidationFailed
 from ..org.models import Person
 from ..redis_client import get_redis
-from . import services
+from . import links, services
 from .schemas import BindingCodeOut, BindingOut, LinkCodeOut, LinkIn, LinkOut
 
 bp = Blueprint("chat", __name__, url_prefix="/api")
@@ -79,11 +79,11 @@ def _link_code(person_id: int, consultation_id: int | None, via: str):
     person = session.get(Person, person_id)
     if person is None:
         raise NotFound("该人员不存在或不在您的管辖范围内", code="person_not_found")
-    code, expires_at = services.issue_link_code(session, person, actor=actor, via=via,
+    code, expires_at = links.issue_link_code(session, person, actor=actor, via=via,
                                                 consultation_id=consultation_id)
     session.commit()
     return LinkCodeOut(code=code, expires_at=expires_at,
-                       instruction=services.link_instruction(code, expires_at),
+                       instruction=links.link_instruction(code, expires_at),
                        qr_png=qr_png(code)), 201
 
 
@@ -123,10 +123,10 @@ def use_link_code(body: LinkIn):
 
     session = get_session()
     person = require_person()
-    code = services.normalise_code(body.code)
+    code = links.normalise_code(body.code)
     if code is None:
         raise ValidationFailed("绑定码不正确，请核对后重新输入", code="binding_code_wrong")
-    linked = services.link_mini_program(session, person, code)
+    linked = links.link_mini_program(session, person, code)
     answer = LinkOut(person={"id": linked.person.id, "name": linked.person.name,
                              "roles": people.role_codes(session, linked.person)},
                      merged=linked.merged)
