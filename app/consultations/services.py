@@ -225,10 +225,10 @@ def check_groups(session: Session, invitees: list[tuple[int, InviteGroup]]) -> N
 
 
 def ensure_invitable(c: Consultation) -> None:
-    """New invitations (D9/D10) only before the start: answers close at starts_at (issue 10 item
-    4), so a notice sent later would ask for an answer nobody can give. Someone who comes anyway
-    is recorded by walk-in check-in. Checked whatever the state (still `scheduled` until someone
-    checks in)."""
+    """New invitations (D9/D10) only before the start (D14: participants determined beforehand):
+    answers close at starts_at (issue 10 item 4), so a notice sent later would ask for an answer
+    nobody can give. Someone who comes anyway is recorded by walk-in check-in. Checked whatever
+    the state (still `scheduled` until someone checks in)."""
     ensure_open(c)
     if utcnow() >= c.starts_at:
         raise Conflict("会议已经开始，不能再邀请。到场的人员请在会场用“现场签到”登记",
@@ -423,8 +423,9 @@ def answer_invitation(session: Session, *, person: Person, consultation_id: int,
     if inv is None:
         raise NotFound("您没有收到该协商活动的邀请", code="invitation_not_found")
     c = session.get(Consultation, consultation_id)
-    # Answers close at the start time (docs/consultations.md), whether or not anyone has
-    # checked in yet (the state turns `held` only then), and stay closed afterwards.
+    # D14: the meeting is held with the participants determined before it — answers close at the
+    # start time (docs/consultations.md), whether or not anyone has checked in yet (the state
+    # turns `held` only then), and stay closed afterwards.
     if c.state is not ConsultationState.cancelled and (
             c.state is not ConsultationState.scheduled or utcnow() >= c.starts_at):
         raise Conflict("会议已经开始，不能再更改答复", code="consultation_held")
