@@ -49,6 +49,7 @@ def import_models() -> None:
     from .consultations import models as _consultations  # noqa: F401
     from . import idempotency as _idempotency  # noqa: F401
     from .chat import models as _chat  # noqa: F401
+    from .followup import models as _followup  # noqa: F401
 
 
 def create_app(config: Config | None = None) -> Flask:
