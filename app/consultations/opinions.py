@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..followup.tracks import open_tracks
 from ..notify.services import alert_staff, fan_out
 from ..org.models import (
     Body, BodyKind, Person, Platform, Region, RegionLevel, Role, RoleAssignment,
@@ -184,6 +185,7 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
     lst.state, lst.routed_at = OpinionListState.routed, utcnow()
     c.state = ConsultationState.concluded
     session.flush()
+    open_tracks(session, lst)  # D19: every item is followed from here to its result
     for row in rows:
         if row.state is RoutingState.pending:
             _notify_body(session, c, row)
