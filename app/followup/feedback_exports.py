@@ -5,15 +5,15 @@ from __future__ import annotations
 
 import io
 
-from docx import Document
 from docx.enum.text import WD_ALIGN_PARAGRAPH
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
-from docx.shared import Cm
 from openpyxl import Workbook
 from openpyxl.styles import Alignment, Font
 
-from ..consultations.exports import A4, BODY_FONT, HEADING_FONT, TITLE_FONT, _font, _para
+from ..consultations.exports import (
+    BODY_FONT, HEADING_FONT, TITLE_FONT, _font, _para, grid_table, official_document, signed_bytes,
+)
 from .feedback import FeedbackDocument, FeedbackItem
 
 COLUMNS = ("序号", "意见建议", "解决层级", "研究决定", "是否经向上级反映", "决定机构", "决定日期",
@@ -73,13 +73,8 @@ def _detail(i: FeedbackItem) -> list[str]:
 
 
 def feedback_list_docx(d: FeedbackDocument) -> bytes:
-    doc = Document()
-    section = doc.sections[0]
-    # As the opinion list (app/consultations/exports.py): A4 and GB/T 9704's margins.
-    section.page_width, section.page_height = A4
-    section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
-    section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
-    _page_number_footer(section)
+    doc = official_document()  # as the opinion list: A4 and GB/T 9704's margins
+    _page_number_footer(doc.sections[0])
     _para(doc, d.title, TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     _para(doc, f"（{d.platform}  {d.compiled_on}）", BODY_FONT, 16,
           align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
@@ -91,25 +86,13 @@ def feedback_list_docx(d: FeedbackDocument) -> bytes:
         for line in _detail(i):
             _para(doc, line, BODY_FONT, 16)
     _para(doc, "二、汇总", HEADING_FONT, 16)
-    heads = ("序号", "意见建议", "研究决定", "办理部门", "办理结果", "交办日期", "办结期限",
-             "办结日期")
-    table = doc.add_table(rows=1, cols=len(heads))
-    table.style = "Table Grid"
-    for cell, head in zip(table.rows[0].cells, heads):
-        cell.text = ""
-        _font(cell.paragraphs[0].add_run(head), HEADING_FONT, 10.5)
-    for i in d.items:
-        depts = (i.lead or "") + (f"（协办：{'、'.join(i.co_handlers)}）" if i.co_handlers else "")
-        values = (str(i.seq), i.text, i.decision_text, depts, i.result or i.explanation or "",
-                  _date(i.assigned_on), i.due_text, _date(i.completed_on))
-        for cell, value in zip(table.add_row().cells, values):
-            cell.text = ""
-            _font(cell.paragraphs[0].add_run(value), BODY_FONT, 10.5)
-    _para(doc, d.platform, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
-    _para(doc, d.compiled_on, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    grid_table(doc, ("序号", "意见建议", "研究决定", "办理部门", "办理结果", "交办日期", "办结期限",
+                     "办结日期"),
+               [(str(i.seq), i.text, i.decision_text,
+                 (i.lead or "") + (f"（协办：{'、'.join(i.co_handlers)}）" if i.co_handlers else ""),
+                 i.result or i.explanation or "", _date(i.assigned_on), i.due_text,
+                 _date(i.completed_on)) for i in d.items], 10.5)
+    return signed_bytes(doc, d.platform, d.compiled_on)
 
 
 def feedback_list_xlsx(d: FeedbackDocument) -> bytes:
