@@ -83,6 +83,15 @@ def settle_last(app, w, r):
                 result="早晚高峰各增开一班", explanation="全天增开运力不足，先在高峰时段增开")
 
 
+@pytest.fixture
+def compiled(app, world) -> dict:
+    """The routed list with every item settled: its feedback list compiled."""
+    r = routed(app, world)
+    settle_all_but_last(app, world, r)
+    settle_last(app, world, r)
+    return r
+
+
 def feedback_rows(app):
     with committed_session(app) as s:
         return s.scalars(select(FeedbackList)).all()
@@ -139,10 +148,8 @@ def test_compiled_once_when_the_last_item_settles_and_not_before(client, app, wo
 
 # --- documents ------------------------------------------------------------------------------------
 
-def test_word_is_a4_with_every_item_decision_department_result_and_dates(client, app, world):
-    r = routed(app, world)
-    settle_all_but_last(app, world, r)
-    settle_last(app, world, r)
+def test_word_is_a4_with_every_item_decision_department_result_and_dates(client, world, compiled):
+    r = compiled
     resp = get(client, world, "conv_village", r["consultation_id"], ".docx")
     assert resp.status_code == 200
     doc = Document(io.BytesIO(resp.data))
@@ -162,10 +169,8 @@ def test_word_is_a4_with_every_item_decision_department_result_and_dates(client,
         assert needle in cells, needle
 
 
-def test_excel_has_one_row_per_item_with_every_field_and_a4_setup(client, app, world):
-    r = routed(app, world)
-    settle_all_but_last(app, world, r)
-    settle_last(app, world, r)
+def test_excel_has_one_row_per_item_with_every_field_and_a4_setup(client, world, compiled):
+    r = compiled
     resp = get(client, world, "rev_town_pc", r["consultation_id"], ".xlsx")
     assert resp.status_code == 200
     ws = load_workbook(io.BytesIO(resp.data)).active
