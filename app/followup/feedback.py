@@ -85,6 +85,9 @@ def feedback_of(session: Session, list_id: int) -> FeedbackList | None:
 def compile_feedback(session: Session, lst: OpinionList) -> FeedbackList:
     """Write the list's feedback row once (UNIQUE list_id), then publish it: the topic's public
     timeline and the notices. A second call returns the row and does nothing else."""
+    existing = feedback_of(session, lst.id)
+    if existing is not None:  # a settle replayed, or a second call: nothing more happens
+        return existing
     c = session.get(Consultation, lst.consultation_id)
     items = feedback_items(session, lst)
     counts = tally(items)
