@@ -22,7 +22,9 @@ from sqlalchemy.orm import Session
 from ..audit.services import record
 from ..db import utcnow
 from ..errors import Conflict, ValidationFailed
-from ..org.models import Person
+from ..org.models import Person, Platform
+from ..suggestions.trail import add_timeline
+from ..workdays import CHINA_TZ
 from .models import (
     Answer, Attendance, CheckInMethod, Consultation, ConsultationState, MinutesEntry,
 )
@@ -90,6 +92,16 @@ def _held(session: Session, c: Consultation) -> None:
     if c.state is ConsultationState.scheduled:
         c.state = ConsultationState.held
         c.held_at = utcnow()
+        _public_held(session, c)
+
+
+def _public_held(session: Session, c: Consultation) -> None:
+    """D14: the topic's public trail says the consultation took place (where and when; no
+    names). Once: the scheduled → held move happens once, under the consultation's lock."""
+    platform = session.get(Platform, c.platform_id)
+    held = c.held_at.astimezone(CHINA_TZ)
+    add_timeline(session, topic_id=c.topic_id, kind="consultation_held",
+                 text=f"{held:%Y年%m月%d日}在{platform.name}召开协商会议")
 
 
 def current_code(session: Session, *, actor: Person, consultation_id: int,

@@ -39,14 +39,41 @@ def _para(doc, text: str, font: str, size: float, *, align=None, bold=False, ind
     return p
 
 
-def opinion_list_docx(d: ListDocument) -> bytes:
+def official_document() -> Document:
+    """An empty Word document in the GB/T 9704 page layout: A4 paper (python-docx's default
+    template is US Letter) and its margins, top 3.7 cm, bottom 3.5, left 2.8, right 2.6."""
     doc = Document()
     section = doc.sections[0]
-    # GB/T 9704: A4 paper (python-docx's default template is US Letter) and its margins, top
-    # 3.7 cm, bottom 3.5, left 2.8, right 2.6.
     section.page_width, section.page_height = A4
     section.top_margin, section.bottom_margin = Cm(3.7), Cm(3.5)
     section.left_margin, section.right_margin = Cm(2.8), Cm(2.6)
+    return doc
+
+
+def grid_table(doc, heads, rows, size: float) -> None:
+    """A ruled table: the heads in the heading typeface, the rows in the body's."""
+    table = doc.add_table(rows=1, cols=len(heads))
+    table.style = "Table Grid"
+    for cell, head in zip(table.rows[0].cells, heads):
+        cell.text = ""
+        _font(cell.paragraphs[0].add_run(head), HEADING_FONT, size)
+    for values in rows:
+        for cell, value in zip(table.add_row().cells, values):
+            cell.text = ""
+            _font(cell.paragraphs[0].add_run(value), BODY_FONT, size)
+
+
+def signed_bytes(doc, issuer: str, on: str) -> bytes:
+    """The issuer and the date at the foot, right-aligned; the file's bytes."""
+    _para(doc, issuer, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    _para(doc, on, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
+    out = io.BytesIO()
+    doc.save(out)
+    return out.getvalue()
+
+
+def opinion_list_docx(d: ListDocument) -> bytes:
+    doc = official_document()
     _para(doc, d.title, TITLE_FONT, 22, align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
     _para(doc, f"（{d.platform}  {d.held_on}）", BODY_FONT, 16,
           align=WD_ALIGN_PARAGRAPH.CENTER, indent=False)
@@ -56,21 +83,10 @@ def opinion_list_docx(d: ListDocument) -> bytes:
     for seq, text, raised_by, scope in d.items:
         _para(doc, f"{seq}．{text}（提出：{raised_by}；{scope}）", BODY_FONT, 16)
     _para(doc, "二、汇总", HEADING_FONT, 16)
-    table = doc.add_table(rows=1, cols=4)
-    table.style = "Table Grid"
-    for cell, head in zip(table.rows[0].cells, ("序号", "意见建议", "提出方", "解决层级")):
-        cell.text = ""
-        _font(cell.paragraphs[0].add_run(head), HEADING_FONT, 12)
-    for seq, text, raised_by, scope in d.items:
-        cells = table.add_row().cells
-        for cell, value in zip(cells, (str(seq), text, raised_by, scope)):
-            cell.text = ""
-            _font(cell.paragraphs[0].add_run(value), BODY_FONT, 12)
-    _para(doc, f"{d.platform}", BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
-    _para(doc, d.held_on, BODY_FONT, 16, align=WD_ALIGN_PARAGRAPH.RIGHT, indent=False)
-    out = io.BytesIO()
-    doc.save(out)
-    return out.getvalue()
+    grid_table(doc, ("序号", "意见建议", "提出方", "解决层级"),
+               [(str(seq), text, raised_by, scope) for seq, text, raised_by, scope in d.items],
+               12)
+    return signed_bytes(doc, d.platform, d.held_on)
 
 
 def opinion_list_xlsx(d: ListDocument) -> bytes:

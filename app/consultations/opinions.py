@@ -23,6 +23,7 @@ from ..notify.services import alert_staff, fan_out
 from ..org.models import (
     Body, BodyKind, Person, Platform, Region, RegionLevel, Role, RoleAssignment,
 )
+from ..suggestions.trail import add_timeline
 from ..topics.approval import Reviewer, ancestor_at, body_at, reviewer_body
 from ..topics.models import Topic
 from ..topics.services import reviewer_body_ids, reviewers_of
@@ -194,7 +195,17 @@ def route_opinion_list(session: Session, *, actor: Person, consultation_id: int
     record(session, actor_id=actor.id, action="opinions.route", object_type="opinion_list",
            object_id=lst.id, after={"routings": [[r.scope.value, r.stage, r.action.value,
                                                   r.body_id] for r in rows]})
+    _public_routed(session, c, lst, [body for _, step, body in planned if step.stage == 1])
     return rows
+
+
+def _public_routed(session: Session, c: Consultation, lst: OpinionList, bodies: list[Body]
+                   ) -> None:
+    """D17/D18 on the topic's public trail: how many opinions went to which bodies (public
+    organisations; no names)."""
+    names = "、".join(dict.fromkeys(b.name for b in bodies))
+    add_timeline(session, topic_id=c.topic_id, kind="list_routed",
+                 text=f"协商形成的意见清单（{len(lst.items)}条）已报送{names}研究办理")
 
 
 def _notify_body(session: Session, c: Consultation, row: OpinionRouting) -> None:

@@ -45,3 +45,7 @@ def settle(session: Session, track: ItemTrack, state: ItemState) -> None:
         raise ValueError(f"{state} is not a settled state")
     track.state, track.settled_at = state, utcnow()
     session.flush()
+    # D21: the last settled item of a list compiles its feedback list (once; see feedback.py).
+    from .feedback import on_settled  # feedback reads the opinion list, which imports us
+
+    on_settled(session, track)

@@ -45,6 +45,9 @@ TIMELINE_KINDS = frozenset({
     "approved",         # D8: the whole chain passed
     "withdrawn",        # the convenor gave the topic up
     "note",             # any other public progress note
+    "consultation_held",  # D14: the consultation on the topic took place
+    "list_routed",      # D17/D18: its opinion list was sent to the bodies concerned
+    "feedback",         # D21: every item settled, the feedback list compiled
 })
 
 TIMELINE_TEXT_MAX = 500

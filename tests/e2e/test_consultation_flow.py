@@ -240,11 +240,34 @@ def test_the_person_who_raised_an_opinion_is_kept_and_counts_in_their_ledger(cli
     assert ledger["opinions"] == 1
 
 
+def _settled_feedback_list(client, app, world, cid) -> str:
+    """D21: route the saved list and settle every item (not adopted, D23): its feedback list."""
+    from sqlalchemy import select
+
+    from app.consultations.models import OpinionItem, OpinionList
+
+    from ..feedback_world import settle_not_adopted
+    from ..helpers import committed_session
+
+    ok(client.post(f"/api/consultations/{cid}/opinions/route",
+                   headers=as_(world, "conv_village")))
+    with committed_session(app) as s:
+        lst = s.scalar(select(OpinionList).where(OpinionList.consultation_id == cid))
+        items = [(i.id, i.scope) for i in s.scalars(select(OpinionItem)
+                                                    .where(OpinionItem.list_id == lst.id))]
+    for item_id, scope in items:
+        settle_not_adopted(app, world, item_id, body="town_pc", scope=scope,
+                           explanation="经研究暂不采纳，已说明理由")
+    return f"/api/consultations/{cid}/feedback-list.docx"
+
+
 # Every Word file the product exports, by its route, with how to get one for a held meeting
-# whose list is saved. A new .docx route must be added here (the test below fails until it is).
+# whose list is saved (in this order). A new .docx route must be added here (the test below
+# fails until it is).
 DOCX_EXPORTS = {
     "/api/consultations/<int:consultation_id>/opinions.docx":
-        lambda cid: f"/api/consultations/{cid}/opinions.docx",
+        lambda client, app, world, cid: f"/api/consultations/{cid}/opinions.docx",
+    "/api/consultations/<int:consultation_id>/feedback-list.docx": _settled_feedback_list,
 }
 
 
@@ -258,7 +281,7 @@ def test_every_exported_word_file_is_a4(client, app, world):
     ok(client.put(f"/api/consultations/{cid}/opinions", json={"items": ITEMS},
                   headers=as_(world, "conv_village")))
     for rule, url in DOCX_EXPORTS.items():
-        r = client.get(url(cid), headers=as_(world, "conv_village"))
+        r = client.get(url(client, app, world, cid), headers=as_(world, "conv_village"))
         assert r.status_code == 200, rule
         doc = Document(io.BytesIO(r.data))
         for section in doc.sections:
