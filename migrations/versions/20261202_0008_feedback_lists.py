@@ -1,6 +1,6 @@
 """feedback lists (D21): one per opinion list, compiled once (UNIQUE list_id)
 
-Revision ID: 0008c
+Revision ID: 0008
 Revises: 0007
 Create Date: 2026-12-02 09:21:13
 """
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 import app.db
 
 
-revision = '0008c'
+revision = '0008'
 down_revision = '0007'
 branch_labels = None
 depends_on = None
