@@ -108,8 +108,10 @@ def test_not_adopted_settles_the_item_and_tells_the_followers_why(client, app, w
     t = track(app, iid)
     assert t.state is ItemState.not_adopted and t.settled_at is not None
     with committed_session(app) as s:
-        notes = s.scalars(select(OutboxMessage).where(OutboxMessage.kind == "status_change")
-                          .order_by(OutboxMessage.recipient_id)).all()
+        notes = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "status_change",
+            OutboxMessage.dedupe_key.like(f"%item:{iid}:%")).order_by(OutboxMessage.recipient_id)
+        ).all()
         assert [n.recipient_id for n in notes] == sorted(
             [world["people"]["resident"], world["people"]["resident2"]])
         assert all(WHY in n.body for n in notes)
