@@ -7,6 +7,7 @@
 // - 协商意见清单 (D18): GET /api/me/opinion-inbox; a party group's review forwards
 //   ({forward: true}) or holds back with a required reason ({forward: false, note}); a receiving
 //   body acknowledges ({forward: true}). POST /api/opinion-routings/<id>/decision.
+//   逐条研究 opens pages/item-decide?routing=<id>: decisions per item (D19–D23) and assignment.
 // Every action is confirmed in a wx.showModal first; afterwards (or when the server says it was
 // already handled) the lists are read again.
 const { request } = require('../../utils/request')
@@ -284,6 +285,11 @@ Component({
         content: `确定暂不转送“${item.title}”的意见吗？`,
         confirmText: '暂不转送',
       }, '已暂不转送')
+    },
+
+    onOpenItems(event) {
+      const i = this.indexIn('inbox', event)
+      if (i >= 0) wx.navigateTo({ url: `/pages/item-decide/item-decide?routing=${this.data.inbox[i].id}` })
     },
 
     async onAcknowledge(event) {

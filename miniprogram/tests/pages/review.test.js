@@ -102,7 +102,7 @@ test('both lists render: topic, step label and due date; opinion lists with plat
   ])
   expect(byClass(page, 'opinion').map(textOf)).toEqual([
     '老旧小区加装电梯协商意见 新浦街道“有事好商量”协商议事室 需市级解决 · 审核 2. 申请市级加装补贴 政协委员提出 · 需市级解决 转送 暂不转送',
-    '菜市场停车协商意见 前进镇协商议事室 本级可解决 · 接收 1. 划定临时停车位 群众代表提出 · 本级可解决 2. 错峰开放机关停车场 党政领导提出 · 本级可解决 确认收到',
+    '菜市场停车协商意见 前进镇协商议事室 本级可解决 · 接收 1. 划定临时停车位 群众代表提出 · 本级可解决 2. 错峰开放机关停车场 党政领导提出 · 本级可解决 确认收到 逐条研究',
   ])
   expect(textOf(page)).not.toContain('暂无待办')
 })
@@ -309,4 +309,15 @@ test('a failed load shows the message and 重新加载 reads again', async () =>
   tap(page.querySelector('.retry-btn'))
   await waitFor(() => page.querySelector('.review'))
   expect(byClass(page, 'review')).toHaveLength(2)
+})
+
+test('逐条研究 opens the received list item by item (pages/item-decide)', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  reviewServer(full())
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+  expect(page.querySelectorAll('.items-btn').length).toBe(1) // the receiving copy only
+  tap(nth(page, 'items-btn', 0))
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/item-decide/item-decide?routing=1' })
 })
