@@ -7,7 +7,8 @@
 // - 协商意见清单 (D18): GET /api/me/opinion-inbox; a party group's review forwards
 //   ({forward: true}) or holds back with a required reason ({forward: false, note}); a receiving
 //   body acknowledges ({forward: true}). POST /api/opinion-routings/<id>/decision.
-//   逐条研究 opens pages/item-decide?routing=<id>: decisions per item (D19–D23) and assignment.
+//   逐条研究 opens pages/item-decide?routing=<id>: decisions per item (D19–D23) and assignment;
+//   the button under the lists opens the same page with all of my bodies' items and extensions.
 // Every action is confirmed in a wx.showModal first; afterwards (or when the server says it was
 // already handled) the lists are read again.
 const { request } = require('../../utils/request')
@@ -285,6 +286,11 @@ Component({
         content: `确定暂不转送“${item.title}”的意见吗？`,
         confirmText: '暂不转送',
       }, '已暂不转送')
+    },
+
+    // Items of copies already acknowledged, adopted items to assign and extension requests.
+    onOpenQueue() {
+      wx.navigateTo({ url: '/pages/item-decide/item-decide' })
     },
 
     onOpenItems(event) {
