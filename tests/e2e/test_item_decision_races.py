@@ -10,28 +10,13 @@ from sqlalchemy import func, select
 from app.audit.models import AuditEntry
 from app.followup.models import HandlingTask, ItemDecision, ItemTrack
 
-from .. import consult_world, followup_world
+from .. import followup_world
 from ..decision_world import assign, decide, forward
 from ..helpers import committed_session, race_in_order
+from .test_decision_races import answer, pg, world  # noqa: F401 (fixtures)
 
 TRIES = 4
 WHY = "县财政今年无此预算"
-
-
-@pytest.fixture
-def world(app):
-    return consult_world.build(app)
-
-
-@pytest.fixture
-def pg(app):
-    if app.extensions["db"].engine.dialect.name != "postgresql":
-        pytest.skip("needs PostgreSQL (TEST_DATABASE_URL): SQLite runs one transaction at a time")
-    return app
-
-
-def answer(r):
-    return r.status_code, r.get_json()
 
 
 def county_item(client, app, w) -> int:

@@ -13,6 +13,7 @@
 // {approve, note}). Every action is confirmed in a wx.showModal; a stale item reloads the page.
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
+const { dateText } = require('../../utils/format')
 const { idFrom } = require('../../utils/query')
 
 const EXPLANATION_MAX = 2000 // app/followup/decision_schemas.py ItemDecisionIn
@@ -29,12 +30,6 @@ const OUTCOMES = [
 ]
 const STALE_CODES = ['item_decided', 'item_assigned', 'item_not_adopted', 'item_not_found', 'extension_decided', 'extension_not_found', 'routing_not_found']
 const INVALID_LINK = '链接无效，请从待办中重新打开'
-
-/** "2026-10-10" → "2026年10月10日" ('' when missing or unreadable). */
-function dateText(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value || '')
-  return m ? `${m[1]}年${Number(m[2])}月${Number(m[3])}日` : ''
-}
 
 /** ItemOut / QueueItemOut (app/followup/decision_schemas.py) → what the card shows. */
 function itemView(i) {

@@ -13,6 +13,7 @@
 // already handled) the lists are read again.
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
+const { dateText } = require('../../utils/format')
 
 const RETURN_MAX = 1000 // app/topics/schemas.py StepDecisionIn
 const HOLD_MAX = 500 // app/consultations/schemas.py DecisionIn
@@ -20,12 +21,6 @@ const RETURN_REQUIRED = '请填写退回理由'
 const HOLD_REQUIRED = '请说明暂不转送的理由'
 // Errors after which the lists are read again: the item was handled or changed meanwhile.
 const STALE_CODES = ['step_not_current', 'step_not_found', 'routing_decided', 'routing_not_found', 'topic_not_found', 'not_found']
-
-/** "2026-12-05" → "2026年12月5日" ('' when missing or unreadable). */
-function dateText(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value || '')
-  return m ? `${m[1]}年${Number(m[2])}月${Number(m[3])}日` : ''
-}
 
 /** One ReviewItem of GET /api/me/reviews (app/topics/schemas.py). */
 function reviewView(r) {
