@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from ..api import endpoint
 from ..auth.current import require_person
@@ -49,10 +50,12 @@ def items_out(session, pairs: list[tuple[ItemTrack, OpinionItem]], person) -> li
                              .order_by(ItemDecision.id)):
         decided.setdefault(d.item_id, []).append(d)
     tasks = {t.item_id: t for t in session.scalars(
-        select(HandlingTask).where(HandlingTask.item_id.in_(ids)))}
+        select(HandlingTask).where(HandlingTask.item_id.in_(ids))
+        .options(selectinload(HandlingTask.co_handlers)))}
     names = _names(session, [d.body_id for ds in decided.values() for d in ds]
                    + [t.lead_body_id for t in tasks.values()]
                    + [c.body_id for t in tasks.values() for c in t.co_handlers])
+    deciders = decisions.deciding_bodies(session, [t for t, _ in pairs])
     out = []
     for track, item in pairs:
         ds = decided.get(item.id, [])
@@ -79,7 +82,7 @@ def items_out(session, pairs: list[tuple[ItemTrack, OpinionItem]], person) -> li
                 due_estimated=task.due_estimated,
                 estimate_notice=ESTIMATE_NOTICE if task.due_estimated else None,
                 state=task.state, state_label=TASK_STATE_LABELS[task.state]),
-            can_decide=bool(bodies & decisions.deciding_body_ids(session, track)),
+            can_decide=bool(bodies & deciders[item.id]),
             can_assign=(track.state is ItemState.assigning and in_force is not None
                         and in_force.body_id in bodies)))
     return out

@@ -12,7 +12,7 @@ other decision on a decided item is 409 `item_decided`.
     decide_item(session, actor=p, item_id=i, outcome=Outcome.adopted, explanation=None)
     assign_item(session, actor=p, item_id=i, lead_body_id=b, co_body_ids=[...], workdays=5)
     decide_extension(session, actor=p, request_id=x, approve=True, note=None)
-    review_queue(session, p) / departments_for(session, p) / deciding_body_ids(session, track)
+    review_queue(session, p) / departments_for(session, p) / deciding_bodies(session, tracks)
 """
 from __future__ import annotations
 
@@ -115,13 +115,20 @@ def decision_in_force(session: Session, track: ItemTrack) -> ItemDecision | None
                                                      ItemDecision.scope == track.current_scope))
 
 
-def deciding_body_ids(session: Session, track: ItemTrack) -> set[int]:
-    """The bodies whose reviewers may decide the item now (its open receiving copies)."""
-    if track.state is not ItemState.awaiting:
-        return set()
-    return set(session.scalars(select(OpinionRouting.body_id).where(
-        OpinionRouting.list_id == track.list_id, OpinionRouting.scope == track.current_scope,
-        OpinionRouting.action == RouteAction.receive, OpinionRouting.state.in_(OPEN_STATES))))
+def deciding_bodies(session: Session, tracks: list[ItemTrack]) -> dict[int, set[int]]:
+    """item id → the bodies whose reviewers may decide it now (its open receiving copies at
+    its current level); one statement for any number of tracks."""
+    open_copies: dict[tuple[int, OpinionScope], set[int]] = {}
+    lists = {t.list_id for t in tracks if t.state is ItemState.awaiting}
+    if lists:
+        for list_id, scope, body_id in session.execute(
+                select(OpinionRouting.list_id, OpinionRouting.scope, OpinionRouting.body_id)
+                .where(OpinionRouting.list_id.in_(lists),
+                       OpinionRouting.action == RouteAction.receive,
+                       OpinionRouting.state.in_(OPEN_STATES))):
+            open_copies.setdefault((list_id, scope), set()).add(body_id)
+    return {t.item_id: (open_copies.get((t.list_id, t.current_scope), set())
+                        if t.state is ItemState.awaiting else set()) for t in tracks}
 
 
 # --- D19 / D22 / D23: the decision -----------------------------------------------------------------
@@ -463,20 +470,20 @@ def review_queue(session: Session, person: Person) -> dict[str, list]:
     out: dict[str, list] = {"awaiting": [], "to_assign": [], "extensions": []}
     if not bodies:
         return out
-    copies = list(session.scalars(select(OpinionRouting).where(
-        OpinionRouting.action == RouteAction.receive, OpinionRouting.state.in_(OPEN_STATES),
-        OpinionRouting.body_id.in_(bodies)).order_by(OpinionRouting.id).limit(500)))
+    rows = session.execute(
+        select(ItemTrack, OpinionItem, OpinionRouting)
+        .join(OpinionItem, OpinionItem.id == ItemTrack.item_id)
+        .join(OpinionRouting, and_(OpinionRouting.list_id == ItemTrack.list_id,
+                                   OpinionRouting.scope == ItemTrack.current_scope))
+        .where(ItemTrack.state == ItemState.awaiting,
+               OpinionRouting.action == RouteAction.receive,
+               OpinionRouting.state.in_(OPEN_STATES), OpinionRouting.body_id.in_(bodies))
+        .order_by(OpinionRouting.id, OpinionItem.seq).limit(1000)).all()
     seen: set[int] = set()
-    for r in copies:
-        rows = session.execute(
-            select(ItemTrack, OpinionItem).join(OpinionItem, OpinionItem.id == ItemTrack.item_id)
-            .where(ItemTrack.list_id == r.list_id, ItemTrack.current_scope == r.scope,
-                   ItemTrack.state == ItemState.awaiting)
-            .order_by(OpinionItem.seq)).all()
-        for track, item in rows:
-            if item.id not in seen:
-                seen.add(item.id)
-                out["awaiting"].append(QueueEntry(track, item, r))
+    for track, item, r in rows:
+        if item.id not in seen:  # a reviewer of both the Party committee and the government
+            seen.add(item.id)
+            out["awaiting"].append(QueueEntry(track, item, r))
     rows = session.execute(
         select(ItemTrack, OpinionItem, ItemDecision)
         .join(OpinionItem, OpinionItem.id == ItemTrack.item_id)

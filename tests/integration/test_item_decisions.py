@@ -294,3 +294,18 @@ def test_the_queue_lists_items_awaiting_my_decision_and_adopted_ones_to_assign(
     assert q.json["awaiting"][0]["topic_title"] and q.json["awaiting"][0]["routing_id"]
     assert client.get("/api/opinion-items/queue",
                       headers=as_(world, "resident")).json["awaiting"] == []
+
+
+def test_reading_a_routings_items_costs_the_same_for_more_items(client, app, world):
+    """No query per item (decisions, tasks, who may decide are read in bulk)."""
+    from ..helpers import count_statements
+
+    engine = app.extensions["db"].engine
+    counts = []
+    for n in (2, 6):
+        routed = local_list(app, world, *[f"第{k}条意见" for k in range(n)])
+        decide(client, world, "rev_town_pc", routed["item_ids"][0], "partly", WHY)
+        rid = routing_id(app, world, routed["list_id"], "local", "town_pc")
+        counts.append(count_statements(engine, lambda: client.get(
+            f"/api/routings/{rid}/items", headers=as_(world, "rev_town_pc"))))
+    assert counts[0] == counts[1], counts
