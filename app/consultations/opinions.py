@@ -11,13 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
 from ..db import utcnow
 from ..errors import Conflict, NotFound, ValidationFailed
+from ..followup.models import ItemTrack
 from ..followup.tracks import open_tracks
 from ..notify.services import alert_staff, fan_out
 from ..org.models import (
@@ -286,11 +287,20 @@ def blocked_routings(session: Session, region_clause) -> list[dict]:
 
 # --- the bodies' inbox ---------------------------------------------------------------------------------
 
+_SCOPE_ORDER = (OpinionScope.local, OpinionScope.county, OpinionScope.city)
+
+
 def items_for(session: Session, routing: OpinionRouting) -> list[OpinionItem]:
-    """A body sees the whole list (the platform's own receiver) or the items of its scope."""
+    """A body sees the whole list (the platform's own receiver) or the items of its scope —
+    including those escalated to its level through the CPPCC channel (D22): an item raised
+    lower whose track has reached this level or passed it."""
     q = select(OpinionItem).where(OpinionItem.list_id == routing.list_id)
     if routing.scope is not OpinionScope.local:
-        q = q.where(OpinionItem.scope == routing.scope)
+        at = _SCOPE_ORDER.index(routing.scope)
+        q = q.outerjoin(ItemTrack, ItemTrack.item_id == OpinionItem.id).where(or_(
+            OpinionItem.scope == routing.scope,
+            and_(OpinionItem.scope.in_(_SCOPE_ORDER[:at]),
+                 ItemTrack.current_scope.in_(_SCOPE_ORDER[at:]))))
     return list(session.scalars(q.order_by(OpinionItem.seq)))
 
 

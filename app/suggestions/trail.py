@@ -44,6 +44,8 @@ TIMELINE_KINDS = frozenset({
     "returned",         # D8: returned for revision (the reason stays internal)
     "approved",         # D8: the whole chain passed
     "withdrawn",        # the convenor gave the topic up
+    "item_decided",     # D19/D22/D23: a body decided one opinion item (app/followup/decisions)
+    "item_assigned",    # D20: an adopted item was given to a lead department with a due date
     "note",             # any other public progress note
     "consultation_held",  # D14: the consultation on the topic took place
     "list_routed",      # D17/D18: its opinion list was sent to the bodies concerned

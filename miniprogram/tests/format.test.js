@@ -294,3 +294,10 @@ describe('consultation meetings', () => {
     expect(view.warnings).toEqual(['尚未邀请群众代表'])
   })
 })
+
+test('dateText: an API date in Chinese, empty when missing or unreadable', () => {
+  expect(f.dateText('2026-10-10')).toBe('2026年10月10日')
+  expect(f.dateText('2026-01-05')).toBe('2026年1月5日')
+  expect(f.dateText(null)).toBe('')
+  expect(f.dateText('soon')).toBe('')
+})

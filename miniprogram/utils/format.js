@@ -303,6 +303,12 @@ function threadView(t) {
   }
 }
 
+/** A date of the API, "2026-12-05" → "2026年12月5日" ('' when missing or unreadable). */
+function dateText(value) {
+  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value || '')
+  return m ? `${m[1]}年${Number(m[2])}月${Number(m[3])}日` : ''
+}
+
 /** One entry of the public trail (TimelineOut.items). */
 function timelineItem(entry, index) {
   return { key: `${index}`, timeText: formatTime(entry.at), text: entry.text || '' }
@@ -317,6 +323,7 @@ module.exports = {
   HELD_NOTICE,
   categoryLabel,
   formatTime,
+  dateText,
   absoluteUrl,
   suggestionListItem,
   similarItem,

@@ -5,6 +5,7 @@
 // scope}]}. 报送 asks in a wx.showModal, then POST …/opinions/route (with an Idempotency-Key kept
 // until it succeeds); afterwards the list is read-only and the routings are shown (body_name,
 // scope_label, state_label; a copy nobody can read shows its blocked_reason, e.g. 无人接收). No list yet (404 opinion_list_not_found) starts with an empty line.
+// ?routing=<id> (a reviewer's notice) opens pages/item-decide for that received copy.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
@@ -74,6 +75,13 @@ Component({
 
   methods: {
     onLoad(query) {
+      // A reviewer's notice links a received copy (app/consultations/opinions.py inbox_link):
+      // its items are decided one by one on the item-decide page.
+      const routing = idFrom(query, 'routing')
+      if (routing) {
+        wx.redirectTo({ url: `/pages/item-decide/item-decide?routing=${routing}` })
+        return Promise.resolve()
+      }
       const id = idFrom(query)
       if (!id) {
         this.setData({ invalid: INVALID_ID, loading: false })

@@ -7,10 +7,13 @@
 // - 协商意见清单 (D18): GET /api/me/opinion-inbox; a party group's review forwards
 //   ({forward: true}) or holds back with a required reason ({forward: false, note}); a receiving
 //   body acknowledges ({forward: true}). POST /api/opinion-routings/<id>/decision.
+//   逐条研究 opens pages/item-decide?routing=<id>: decisions per item (D19–D23) and assignment;
+//   the button under the lists opens the same page with all of my bodies' items and extensions.
 // Every action is confirmed in a wx.showModal first; afterwards (or when the server says it was
 // already handled) the lists are read again.
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
+const { dateText } = require('../../utils/format')
 
 const RETURN_MAX = 1000 // app/topics/schemas.py StepDecisionIn
 const HOLD_MAX = 500 // app/consultations/schemas.py DecisionIn
@@ -18,12 +21,6 @@ const RETURN_REQUIRED = '请填写退回理由'
 const HOLD_REQUIRED = '请说明暂不转送的理由'
 // Errors after which the lists are read again: the item was handled or changed meanwhile.
 const STALE_CODES = ['step_not_current', 'step_not_found', 'routing_decided', 'routing_not_found', 'topic_not_found', 'not_found']
-
-/** "2026-12-05" → "2026年12月5日" ('' when missing or unreadable). */
-function dateText(value) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(value || '')
-  return m ? `${m[1]}年${Number(m[2])}月${Number(m[3])}日` : ''
-}
 
 /** One ReviewItem of GET /api/me/reviews (app/topics/schemas.py). */
 function reviewView(r) {
@@ -284,6 +281,16 @@ Component({
         content: `确定暂不转送“${item.title}”的意见吗？`,
         confirmText: '暂不转送',
       }, '已暂不转送')
+    },
+
+    // Items of copies already acknowledged, adopted items to assign and extension requests.
+    onOpenQueue() {
+      wx.navigateTo({ url: '/pages/item-decide/item-decide' })
+    },
+
+    onOpenItems(event) {
+      const i = this.indexIn('inbox', event)
+      if (i >= 0) wx.navigateTo({ url: `/pages/item-decide/item-decide?routing=${this.data.inbox[i].id}` })
     },
 
     async onAcknowledge(event) {

@@ -258,3 +258,12 @@ test('an unreadable list can be reloaded; an invalid id sends nothing', async ()
   expect(textOf(other)).toBe('会议链接无效，请从会议页面重新打开')
   expect(server.calls.length).toBe(before)
 })
+
+test('a reviewer\'s notice link (?routing=<id>) goes to the item-decide page without loading the list', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  const server = opinionsServer()
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ routing: '12' })
+  expect(env.redirectTo).toHaveBeenCalledWith({ url: '/pages/item-decide/item-decide?routing=12' })
+  expect(server.calls).toEqual([])
+})

@@ -86,7 +86,7 @@ test('nothing to do (403 for a non-reviewer, an empty inbox) shows 暂无待办'
   const server = reviewServer({ reviews: { status: 403, body: errorBody('forbidden', '您没有权限进行此操作') }, inbox: ok(EMPTY) })
   const page = renderPage(simulate, pageId)
   await page.instance.onLoad({})
-  expect(textOf(page)).toBe('暂无待办')
+  expect(textOf(page)).toBe('暂无待办 逐条研究意见、交办和延期申请')
   expect(gets(server).sort()).toEqual([INBOX, REVIEWS])
   expect(server.calls[0].header.Authorization).toBe('Bearer tok-1')
 })
@@ -102,7 +102,7 @@ test('both lists render: topic, step label and due date; opinion lists with plat
   ])
   expect(byClass(page, 'opinion').map(textOf)).toEqual([
     '老旧小区加装电梯协商意见 新浦街道“有事好商量”协商议事室 需市级解决 · 审核 2. 申请市级加装补贴 政协委员提出 · 需市级解决 转送 暂不转送',
-    '菜市场停车协商意见 前进镇协商议事室 本级可解决 · 接收 1. 划定临时停车位 群众代表提出 · 本级可解决 2. 错峰开放机关停车场 党政领导提出 · 本级可解决 确认收到',
+    '菜市场停车协商意见 前进镇协商议事室 本级可解决 · 接收 1. 划定临时停车位 群众代表提出 · 本级可解决 2. 错峰开放机关停车场 党政领导提出 · 本级可解决 确认收到 逐条研究',
   ])
   expect(textOf(page)).not.toContain('暂无待办')
 })
@@ -295,7 +295,7 @@ test('403 not_step_reviewer is shown on the item; 404 step_not_found refreshes t
   tap(nth(page, 'approve-btn', 0))
   await waitFor(() => page.querySelector('.notice'))
   await waitFor(() => !page.querySelector('.review'))
-  expect(textOf(page)).toBe('该审核环节不存在 暂无待办')
+  expect(textOf(page)).toBe('该审核环节不存在 暂无待办 逐条研究意见、交办和延期申请')
 })
 
 test('a failed load shows the message and 重新加载 reads again', async () => {
@@ -309,4 +309,25 @@ test('a failed load shows the message and 重新加载 reads again', async () =>
   tap(page.querySelector('.retry-btn'))
   await waitFor(() => page.querySelector('.review'))
   expect(byClass(page, 'review')).toHaveLength(2)
+})
+
+test('逐条研究 opens the received list item by item (pages/item-decide)', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  reviewServer(full())
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+  expect(page.querySelectorAll('.items-btn').length).toBe(1) // the receiving copy only
+  tap(nth(page, 'items-btn', 0))
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/item-decide/item-decide?routing=1' })
+})
+
+test('the button under the lists opens every item of my bodies (pages/item-decide)', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  reviewServer({ reviews: ok(EMPTY), inbox: ok(EMPTY) })
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+  tap(page.querySelector('.queue-btn'))
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/item-decide/item-decide' })
 })

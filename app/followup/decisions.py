@@ -1,0 +1,501 @@
+"""Decisions per opinion item, assignment to handling departments, and the assigning body's answer
+to extension requests (D19–D23). Services never commit; the caller commits once.
+
+Who decides: a reviewer of a body that *receives* (RouteAction.receive) the item's copy at the
+item's current level (ItemTrack.current_scope), while that copy is open (pending or received).
+The platform's own receiver decides local items; the county (city) Party committee or government
+decides county (city) items — either of them, and the first decision wins. Every change starts by
+locking the item's track (tracks.track_for_update), so two reviewers at once decide once; the
+same decision sent again by the reviewer who took it is a replay (nothing written twice); any
+other decision on a decided item is 409 `item_decided`.
+
+    decide_item(session, actor=p, item_id=i, outcome=Outcome.adopted, explanation=None)
+    assign_item(session, actor=p, item_id=i, lead_body_id=b, co_body_ids=[...], workdays=5)
+    decide_extension(session, actor=p, request_id=x, approve=True, note=None)
+    review_queue(session, p) / departments_for(session, p) / deciding_bodies(session, tracks)
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from ..audit.services import record
+from ..consultations import opinions
+from ..consultations.models import (
+    Consultation, OpinionItem, OpinionList, OpinionRouting, RoutingState,
+)
+from ..consultations.rules import (
+    SCOPE_LABELS, TARGET_LABELS, OpinionScope, RouteAction, opinion_route, scope_refusal,
+)
+from ..db import utcnow
+from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
+from ..notify.services import alert_staff, fan_out
+from ..org.models import Body, BodyKind, Person, Platform, Region, Role, RoleAssignment
+from ..org.services import today_local
+from ..suggestions import trail
+from ..topics.models import Topic
+from ..topics.services import reviewer_body_ids, reviewers_of
+from ..workdays import deadline, is_estimated
+from .models import (
+    OUTCOME_LABELS, ExtensionRequest, ExtensionState, HandlingTask, ItemDecision, ItemState,
+    ItemTrack, Outcome, TaskCoHandler, TaskEvent, TaskEventKind, TaskState,
+)
+from .tracks import settle, track_for_update
+
+EXPLANATION_MAX = 2000
+NOTE_MAX = 500
+WORKDAYS_MIN, WORKDAYS_MAX = 1, 60
+CO_HANDLERS_MAX = 10
+
+# D22: the CPPCC channel goes one level up at a time.
+NEXT_SCOPE = {OpinionScope.local: OpinionScope.county, OpinionScope.county: OpinionScope.city}
+# A copy is open for decisions once its body has it (pending) and after it acknowledged it.
+LEVEL_NAMES = {OpinionScope.county: "县（区）政协", OpinionScope.city: "市政协"}
+OPEN_STATES = (RoutingState.pending, RoutingState.received)
+# D23: the residents concerned get an explanation where the item is not (fully) adopted.
+NEEDS_EXPLANATION = frozenset({Outcome.partly, Outcome.not_adopted})
+ASSIGNABLE = frozenset({Outcome.adopted, Outcome.partly})
+
+
+def _not_found() -> NotFound:
+    return NotFound("该意见不存在", code="item_not_found")
+
+
+def _text(value: str | None) -> str | None:
+    """Trimmed text (inner line breaks kept), or None when blank."""
+    value = (value or "").strip()
+    return value or None
+
+
+def date_text(d: date) -> str:
+    return f"{d.year}年{d.month}月{d.day}日"
+
+
+@dataclass
+class ItemContext:
+    item: OpinionItem
+    lst: OpinionList
+    consultation: Consultation
+    topic: Topic
+    platform: Platform
+
+
+def _context(session: Session, track: ItemTrack) -> ItemContext:
+    item = session.get(OpinionItem, track.item_id)
+    lst = session.get(OpinionList, track.list_id)
+    c = session.get(Consultation, lst.consultation_id)
+    return ItemContext(item, lst, c, session.get(Topic, c.topic_id),
+                       session.get(Platform, c.platform_id))
+
+
+def _open_receivers(session: Session, list_id: int, body_ids: set[int],
+                    scopes=None) -> list[OpinionRouting]:
+    """The open receiving copies of a list held by `body_ids` (optionally at `scopes`)."""
+    if not body_ids:
+        return []
+    q = select(OpinionRouting).where(
+        OpinionRouting.list_id == list_id, OpinionRouting.action == RouteAction.receive,
+        OpinionRouting.state.in_(OPEN_STATES), OpinionRouting.body_id.in_(body_ids))
+    if scopes is not None:
+        q = q.where(OpinionRouting.scope.in_(scopes))
+    return list(session.scalars(q.order_by(OpinionRouting.id)))
+
+
+def decisions_of(session: Session, item_id: int) -> list[ItemDecision]:
+    return list(session.scalars(select(ItemDecision).where(ItemDecision.item_id == item_id)
+                                .order_by(ItemDecision.id)))
+
+
+def decision_in_force(session: Session, track: ItemTrack) -> ItemDecision | None:
+    """The decision at the item's current level (None while it awaits one there)."""
+    return session.scalar(select(ItemDecision).where(ItemDecision.item_id == track.item_id,
+                                                     ItemDecision.scope == track.current_scope))
+
+
+def deciding_bodies(session: Session, tracks: list[ItemTrack]) -> dict[int, set[int]]:
+    """item id → the bodies whose reviewers may decide it now (its open receiving copies at
+    its current level); one statement for any number of tracks."""
+    open_copies: dict[tuple[int, OpinionScope], set[int]] = {}
+    lists = {t.list_id for t in tracks if t.state is ItemState.awaiting}
+    if lists:
+        for list_id, scope, body_id in session.execute(
+                select(OpinionRouting.list_id, OpinionRouting.scope, OpinionRouting.body_id)
+                .where(OpinionRouting.list_id.in_(lists),
+                       OpinionRouting.action == RouteAction.receive,
+                       OpinionRouting.state.in_(OPEN_STATES))):
+            open_copies.setdefault((list_id, scope), set()).add(body_id)
+    return {t.item_id: (open_copies.get((t.list_id, t.current_scope), set())
+                        if t.state is ItemState.awaiting else set()) for t in tracks}
+
+
+# --- D19 / D22 / D23: the decision -----------------------------------------------------------------
+
+def decide_item(session: Session, *, actor: Person, item_id: int, outcome: Outcome | str,
+                explanation: str | None = None) -> ItemTrack:
+    """One decision on one item by a reviewer of a body that received it at its current level.
+    Returns the (locked) track."""
+    outcome = Outcome(outcome)
+    explanation = _text(explanation)
+    bodies = reviewer_body_ids(session, actor)
+    if not bodies:  # residents, members, handlers, staff: the item is not theirs to see
+        raise _not_found()
+    track = track_for_update(session, item_id)
+    if track is None:
+        raise _not_found()
+    taken = decisions_of(session, item_id)
+    mine = [d for d in taken if d.decided_by_id == actor.id]
+    if mine and mine[-1].outcome is outcome and mine[-1].explanation == explanation:
+        return track  # a lost answer sent again: as the first time, nothing written
+    open_copies = _open_receivers(session, track.list_id, bodies)
+    here = [r for r in open_copies if r.scope is track.current_scope]
+    if not here or track.state is not ItemState.awaiting:
+        if {r.scope for r in open_copies} & {d.scope for d in taken}:
+            raise Conflict("该意见已有研究结果，不能再作不同的决定", code="item_decided")
+        raise _not_found()
+    if outcome in NEEDS_EXPLANATION and not explanation:
+        raise ValidationFailed("部分采纳或不予采纳时，请写明给群众的解释说明（D23）",
+                               code="explanation_required")
+    if explanation and len(explanation) > EXPLANATION_MAX:
+        raise ValidationFailed(f"解释说明不能超过 {EXPLANATION_MAX} 字", code="explanation_too_long")
+    ctx = _context(session, track)
+    plan = None
+    if outcome is Outcome.escalated:
+        plan = _escalation_plan(session, ctx, track.current_scope)
+    routing = here[0]
+    body = session.get(Body, routing.body_id)
+    decision = ItemDecision(item_id=item_id, scope=track.current_scope, body_id=body.id,
+                            outcome=outcome, explanation=explanation, decided_by_id=actor.id)
+    session.add(decision)
+    track.outcome, track.decided_at = outcome, utcnow()
+    session.flush()
+    if outcome in ASSIGNABLE:
+        track.state = ItemState.assigning
+    elif outcome is Outcome.not_adopted:
+        settle(session, track, ItemState.not_adopted)
+    else:
+        track.current_scope = plan[0]
+        _escalate(session, ctx, plan)
+    session.flush()
+    record(session, actor_id=actor.id, action=f"followup.decision.{outcome.value}",
+           object_type="opinion_item", object_id=item_id,
+           after={"scope": decision.scope.value, "body_id": body.id,
+                  "explanation": explanation,
+                  "current_scope": track.current_scope.value})
+    _tell_decision(session, ctx, body, decision, track)
+    return track
+
+
+def _escalation_plan(session: Session, ctx: ItemContext, scope: OpinionScope):
+    """D22: (next scope, its existing copies or the bodies of a new route). Refused where the
+    item is at the city already, or where the platform's level has no such route (D18)."""
+    nxt = NEXT_SCOPE.get(scope)
+    if nxt is None:
+        raise ValidationFailed("市级意见已是最高层级，不能再向上反映", code="cannot_escalate")
+    level = opinions._platform_level(session, ctx.consultation)
+    refusal = scope_refusal(level, nxt)
+    if refusal:
+        raise ValidationFailed(refusal, code="cannot_escalate")
+    existing = list(session.scalars(select(OpinionRouting).where(
+        OpinionRouting.list_id == ctx.lst.id, OpinionRouting.scope == nxt)
+        .order_by(OpinionRouting.id)))
+    if existing:
+        return nxt, existing, None
+    steps, missing = [], []
+    for step in opinion_route(ctx.platform.host_type, nxt):
+        body = opinions.resolve_target(session, ctx.platform, step.target)
+        if body is None:
+            missing.append(TARGET_LABELS[step.target])
+        else:
+            steps.append((step, body))
+    if missing:
+        raise Conflict(f"上一级的报送机构尚未登记（{'、'.join(missing)}），请联系政协工作人员完善"
+                       "组织信息", code="routing_incomplete")
+    return nxt, None, steps
+
+
+def _escalate(session: Session, ctx: ItemContext, plan) -> None:
+    """The next level's CPPCC channel gets the item: a new chain (party group review pending,
+    its receivers waiting) when the list has none at that level, otherwise the item joins the
+    copies there and their open readers are told."""
+    nxt, existing, steps = plan
+    if existing is None:
+        for step, body in steps:
+            row = OpinionRouting(list_id=ctx.lst.id, scope=nxt, stage=step.stage,
+                                 action=step.action, body_id=body.id,
+                                 state=RoutingState.pending if step.stage == 1
+                                 else RoutingState.waiting)
+            session.add(row)
+            session.flush()
+            if row.state is RoutingState.pending:
+                opinions._notify_body(session, ctx.consultation, row)
+            else:
+                opinions._alert_if_unread(session, ctx.consultation, row)
+        return
+    for row in existing:
+        if row.state in (RoutingState.pending, RoutingState.received):
+            fan_out(session, kind="review_request",
+                    subject=f"item_escalated:{ctx.item.id}:{row.id}",
+                    recipient_ids=reviewers_of(session, row.body_id), title="有意见向上级反映",
+                    body=f"“{ctx.topic.title}”协商意见清单第 {ctx.item.seq} 条意见经下级研究，"
+                         f"通过政协渠道反映至{LEVEL_NAMES[nxt]}，请研究。",
+                    link=opinions.inbox_link(row.id))
+
+
+def _tell_decision(session: Session, ctx: ItemContext, body: Body, decision: ItemDecision,
+                   track: ItemTrack) -> None:
+    """The public trail (organisation names only) and, D23, the explanation to the residents
+    who follow the topic when the item is not adopted."""
+    seq, outcome = ctx.item.seq, decision.outcome
+    if outcome is Outcome.escalated:
+        text = (f"第 {seq} 条意见：{body.name}决定通过政协渠道向"
+                f"{LEVEL_NAMES[track.current_scope]}反映")
+    else:
+        text = f"第 {seq} 条意见：{body.name}研究决定{OUTCOME_LABELS[outcome]}"
+    if decision.explanation and outcome in NEEDS_EXPLANATION:
+        text += f"。说明：{decision.explanation}"
+    trail.add_timeline(session, topic_id=ctx.topic.id, kind="item_decided", text=text)
+    if outcome is Outcome.not_adopted:
+        trail.notify_followers(
+            session, topic_id=ctx.topic.id, kind="status_change",
+            subject=f"item:{ctx.item.id}:not_adopted", title="意见研究结果说明",
+            body=f"您关注的“{ctx.topic.title}”协商形成的第 {seq} 条意见经{body.name}研究，"
+                 f"不予采纳。说明：{decision.explanation}",
+            link=f"/pages/topic/topic?id={ctx.topic.id}")
+
+
+# --- D20: assignment ---------------------------------------------------------------------------------
+
+def departments_under(session: Session, body_ids: set[int]) -> list[Body]:
+    """Departments in the regions of `body_ids` or below (what those bodies may assign to)."""
+    if not body_ids:
+        return []
+    paths = set(session.scalars(select(Region.path).join(Body, Body.region_id == Region.id)
+                                .where(Body.id.in_(body_ids))))
+    if not paths:
+        return []
+    return list(session.scalars(
+        select(Body).join(Region, Region.id == Body.region_id)
+        .where(Body.kind == BodyKind.department,
+               or_(*[Region.path.startswith(p) for p in paths]))
+        .order_by(Region.path, Body.name, Body.id)))
+
+
+def departments_for(session: Session, person: Person) -> list[Body]:
+    """GET /api/departments: what the person's reviewing bodies may assign to (D20)."""
+    return departments_under(session, reviewer_body_ids(session, person))
+
+
+def handler_ids(session: Session, body_ids) -> list[int]:
+    """Active department handlers (Role.dept_handler scoped to the body) of `body_ids`."""
+    body_ids = list(body_ids)
+    if not body_ids:
+        return []
+    return list(session.scalars(
+        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.role == Role.dept_handler, RoleAssignment.is_active.is_(True),
+               Person.is_active.is_(True), RoleAssignment.body_id.in_(body_ids))
+        .distinct().order_by(RoleAssignment.person_id)))
+
+
+def task_link(task_id: int) -> str:
+    return f"/pages/task/task?id={task_id}"
+
+
+def assign_item(session: Session, *, actor: Person, item_id: int, lead_body_id: int,
+                co_body_ids: list[int] | tuple[int, ...] = (), workdays: int,
+                today: date | None = None) -> ItemTrack:
+    """D20: an adopted or partly adopted item goes to one lead department (and co-handlers)
+    due `workdays` Chinese working days after today (China time; start day not counted)."""
+    bodies = reviewer_body_ids(session, actor)
+    if not bodies:
+        raise _not_found()
+    track = track_for_update(session, item_id)
+    if track is None:
+        raise _not_found()
+    if not session.scalar(select(OpinionRouting.id).where(
+            OpinionRouting.list_id == track.list_id, OpinionRouting.scope == track.current_scope,
+            OpinionRouting.action == RouteAction.receive,
+            OpinionRouting.state.in_(OPEN_STATES), OpinionRouting.body_id.in_(bodies))):
+        raise _not_found()
+    decision = decision_in_force(session, track)
+    if decision is None or decision.outcome not in ASSIGNABLE:
+        raise Conflict("该意见未被采纳，不能交办" if decision else "该意见尚未研究，不能交办",
+                       code="item_not_adopted")
+    if decision.body_id not in bodies:
+        raise Forbidden("只有作出采纳决定的机构可以交办", code="not_deciding_body")
+    co = list(dict.fromkeys(co_body_ids or ()))
+    task = session.scalar(select(HandlingTask).where(HandlingTask.item_id == item_id))
+    if task is not None:
+        same = (task.assigned_by_id == actor.id and task.lead_body_id == lead_body_id
+                and task.workdays == workdays
+                and sorted(c.body_id for c in task.co_handlers) == sorted(co))
+        if same:
+            return track
+        raise Conflict("该意见已交办", code="item_assigned")
+    if isinstance(workdays, bool) or not isinstance(workdays, int) \
+            or not WORKDAYS_MIN <= workdays <= WORKDAYS_MAX:
+        raise ValidationFailed(f"办理时限应为 {WORKDAYS_MIN}–{WORKDAYS_MAX} 个工作日",
+                               code="workdays_out_of_range")
+    allowed = {b.id: b for b in departments_under(session, {decision.body_id})}
+    if (lead_body_id not in allowed or len(co) > CO_HANDLERS_MAX or lead_body_id in co
+            or any(b not in allowed for b in co) or len(co) != len(co_body_ids or ())):
+        raise ValidationFailed("请从本机构所在地区及下级的职能部门中选择牵头部门和协办部门，"
+                               "牵头部门不能同时作为协办部门", code="department_not_allowed")
+    start = today or today_local()
+    try:
+        due = deadline(start, workdays)
+    except ValueError:
+        raise ValidationFailed("办理期限超出日历范围", code="due_in_past") from None
+    if due.due < today_local():
+        raise ValidationFailed(f"办理期限 {date_text(due.due)} 已经过去，请重新设定",
+                               code="due_in_past")
+    task = HandlingTask(item_id=item_id, lead_body_id=lead_body_id,
+                        assigning_body_id=decision.body_id, assigned_by_id=actor.id,
+                        assigned_on=start, workdays=workdays, due_on=due.due,
+                        due_estimated=due.estimated, original_due_on=due.due,
+                        state=TaskState.assigned)
+    session.add(task)
+    session.flush()
+    for body_id in co:
+        session.add(TaskCoHandler(task_id=task.id, body_id=body_id))
+    session.add(TaskEvent(task_id=task.id, kind=TaskEventKind.assigned,
+                          body_id=decision.body_id, actor_id=actor.id, due_on=due.due))
+    track.state = ItemState.handling
+    session.flush()
+    session.expire(task, ["co_handlers"])
+    record(session, actor_id=actor.id, action="followup.assign", object_type="opinion_item",
+           object_id=item_id, after={"task_id": task.id, "lead_body_id": lead_body_id,
+                                     "co_body_ids": co, "workdays": workdays,
+                                     "assigned_on": start.isoformat(),
+                                     "due_on": due.due.isoformat(),
+                                     "due_estimated": due.estimated})
+    ctx = _context(session, track)
+    lead = allowed[lead_body_id]
+    co_names = "、".join(allowed[b].name for b in co)
+    trail.add_timeline(
+        session, topic_id=ctx.topic.id, kind="item_assigned",
+        text=f"第 {ctx.item.seq} 条意见已交{lead.name}牵头办理"
+             + (f"，{co_names}协办" if co_names else "")
+             + f"，办理期限 {date_text(due.due)}")
+    _tell_handlers(session, ctx, task, lead, co)
+    return track
+
+
+def _tell_handlers(session: Session, ctx: ItemContext, task: HandlingTask, lead: Body,
+                   co: list[int]) -> None:
+    """The lead department's handlers (and the co-handlers') get the task; a lead department
+    with no handler alerts the CPPCC staff over it, so the task never waits on nobody."""
+    text = (f"“{ctx.topic.title}”协商意见第 {ctx.item.seq} 条已交{lead.name}牵头办理，办理期限"
+            f"{date_text(task.due_on)}，请及时签收并制定工作方案。")
+    lead_people = handler_ids(session, [lead.id])
+    recipients = lead_people + [p for p in handler_ids(session, co) if p not in lead_people]
+    if recipients:
+        fan_out(session, kind="status_change", subject=f"task:{task.id}:assigned",
+                recipient_ids=recipients, title="新的交办事项", body=text,
+                link=task_link(task.id))
+    if not lead_people:
+        alert_staff(session, subject=f"task_unread:{task.id}", title="交办事项无人签收",
+                    over=session.get(Region, lead.region_id).path, link=task_link(task.id),
+                    body=f"{text}但{lead.name}没有在岗的经办人。请尽快指定经办人（角色“承办部门"
+                         f"经办人”，范围“{lead.name}”）。")
+
+
+# --- extensions: the assigning body's answer --------------------------------------------------------
+
+def decide_extension(session: Session, *, actor: Person, request_id: int, approve: bool,
+                     note: str | None = None) -> ExtensionRequest:
+    """Approve (the task's due date becomes the requested one) or refuse (with a note) a pending
+    extension request, once. Only reviewers of the assigning body see it."""
+    x = session.get(ExtensionRequest, request_id)
+    task = session.get(HandlingTask, x.task_id) if x else None
+    if task is None or task.assigning_body_id not in reviewer_body_ids(session, actor):
+        raise NotFound("该延期申请不存在", code="extension_not_found")
+    track_for_update(session, task.item_id)  # every change to an item starts here
+    session.refresh(x)
+    session.refresh(task)
+    want = ExtensionState.approved if approve else ExtensionState.refused
+    note = _text(note)
+    if x.state is not ExtensionState.pending:
+        if x.decided_by_id == actor.id and x.state is want:
+            return x
+        raise Conflict("该延期申请已处理", code="extension_decided")
+    if not approve and not note:
+        raise ValidationFailed("不同意延期时请说明理由", code="note_required")
+    if note and len(note) > NOTE_MAX:
+        raise ValidationFailed(f"说明不能超过 {NOTE_MAX} 字", code="note_too_long")
+    if task.state is TaskState.completed:
+        raise Conflict("该事项已办结", code="task_completed")
+    if approve and x.requested_due_on < today_local():
+        raise ValidationFailed("申请的期限已经过去，不能同意", code="due_in_past")
+    x.state, x.decided_by_id, x.decided_at, x.note = want, actor.id, utcnow(), note
+    if approve:
+        task.due_on, task.due_estimated = x.requested_due_on, is_estimated(x.requested_due_on)
+    kind = TaskEventKind.extension_approved if approve else TaskEventKind.extension_refused
+    session.add(TaskEvent(task_id=task.id, kind=kind, body_id=task.assigning_body_id,
+                          actor_id=actor.id, text=note, due_on=x.requested_due_on))
+    session.flush()
+    record(session, actor_id=actor.id, action=f"followup.extension.{want.value}",
+           object_type="extension_request", object_id=x.id,
+           after={"task_id": task.id, "requested_due_on": x.requested_due_on.isoformat(),
+                  "note": note})
+    item = session.get(OpinionItem, task.item_id)
+    lead = session.get(Body, task.lead_body_id)
+    verdict = (f"已同意延期至{date_text(x.requested_due_on)}" if approve
+               else f"未同意延期，请按原期限{date_text(task.due_on)}完成。说明：{note}")
+    people = handler_ids(session, [lead.id])
+    if people:
+        fan_out(session, kind="status_change", subject=f"extension:{x.id}:{want.value}",
+                recipient_ids=people, title="延期申请结果",
+                body=f"{lead.name}关于第 {item.seq} 条意见的延期申请：{verdict}。",
+                link=task_link(task.id))
+    return x
+
+
+# --- the reviewers' queue ----------------------------------------------------------------------------
+
+@dataclass
+class QueueEntry:
+    track: ItemTrack
+    item: OpinionItem
+    routing: OpinionRouting | None
+
+
+def review_queue(session: Session, person: Person) -> dict[str, list]:
+    """Items awaiting a decision of my bodies, items my bodies adopted that wait for a
+    department, and pending extension requests of tasks my bodies assigned."""
+    bodies = reviewer_body_ids(session, person)
+    out: dict[str, list] = {"awaiting": [], "to_assign": [], "extensions": []}
+    if not bodies:
+        return out
+    rows = session.execute(
+        select(ItemTrack, OpinionItem, OpinionRouting)
+        .join(OpinionItem, OpinionItem.id == ItemTrack.item_id)
+        .join(OpinionRouting, and_(OpinionRouting.list_id == ItemTrack.list_id,
+                                   OpinionRouting.scope == ItemTrack.current_scope))
+        .where(ItemTrack.state == ItemState.awaiting,
+               OpinionRouting.action == RouteAction.receive,
+               OpinionRouting.state.in_(OPEN_STATES), OpinionRouting.body_id.in_(bodies))
+        .order_by(OpinionRouting.id, OpinionItem.seq).limit(1000)).all()
+    seen: set[int] = set()
+    for track, item, r in rows:
+        if item.id not in seen:  # a reviewer of both the Party committee and the government
+            seen.add(item.id)
+            out["awaiting"].append(QueueEntry(track, item, r))
+    rows = session.execute(
+        select(ItemTrack, OpinionItem, ItemDecision)
+        .join(OpinionItem, OpinionItem.id == ItemTrack.item_id)
+        .join(ItemDecision, and_(ItemDecision.item_id == ItemTrack.item_id,
+                                 ItemDecision.scope == ItemTrack.current_scope))
+        .where(ItemTrack.state == ItemState.assigning, ItemDecision.body_id.in_(bodies))
+        .order_by(ItemTrack.list_id, OpinionItem.seq).limit(500)).all()
+    out["to_assign"] = [QueueEntry(t, i, None) for t, i, _ in rows]
+    out["extensions"] = list(session.scalars(
+        select(ExtensionRequest).join(HandlingTask, HandlingTask.id == ExtensionRequest.task_id)
+        .where(ExtensionRequest.state == ExtensionState.pending,
+               HandlingTask.assigning_body_id.in_(bodies))
+        .order_by(ExtensionRequest.id).limit(500)))
+    return out
+
