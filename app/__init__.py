@@ -24,6 +24,7 @@ BLUEPRINTS = [
     "app.consultations.checkin_routes:bp",
     "app.consultations.opinion_routes:bp",
     "app.consultations.report_routes:bp",
+    "app.evaluation.routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",
@@ -50,6 +51,7 @@ def import_models() -> None:
     from . import idempotency as _idempotency  # noqa: F401
     from .chat import models as _chat  # noqa: F401
     from .followup import models as _followup  # noqa: F401
+    from .evaluation import models as _evaluation  # noqa: F401
 
 
 def create_app(config: Config | None = None) -> Flask:
