@@ -4,7 +4,7 @@ replay), scores 1–5, aggregates per consultation / platform / town / county, m
 their public list."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import func, select
@@ -65,6 +65,19 @@ def settle_all(app, list_id):
             t.state, t.settled_at = ItemState.done, utcnow()
 
 
+def west_staff(app, world) -> None:
+    """CPPCC staff of the other county (西县), logged in as world["tokens"]["west_staff"]."""
+    from app.auth.current import open_session
+    from app.auth.models import SessionKind
+
+    with committed_session(app) as s:
+        other = s.scalar(select(Region).where(Region.code == "9102"))
+        p = f.create_person(s, name="西县政协工作人员")
+        f.assign_role(s, p, Role.staff, region=other)
+        s.flush()
+        world["tokens"]["west_staff"] = open_session(s, p, SessionKind.mp, timedelta(days=1))[0]
+
+
 def rows(app):
     with committed_session(app) as s:
         return s.scalar(select(func.count()).select_from(Evaluation))
@@ -119,14 +132,7 @@ def test_resident_rating_by_people_who_came_or_followed(app, client, world, rout
 def test_organiser_analysis_by_the_convenor_and_cppcc_staff_over_the_platform(
         app, client, world, routed):
     cid = routed["consultation_id"]
-    with committed_session(app) as s:
-        other = s.scalar(select(Region).where(Region.code == "9102"))
-        p = f.create_person(s, name="西县政协工作人员")
-        f.assign_role(s, p, Role.staff, region=other)
-        s.flush()
-        from app.auth.current import open_session
-        from app.auth.models import SessionKind
-        world["tokens"]["west_staff"] = open_session(s, p, SessionKind.mp, timedelta(days=1))[0]
+    west_staff(app, world)
     for who in ("conv_village", "county_staff"):
         assert put(client, world, who, cid, kind="organiser").status_code == 200, who
     for who in ("conv_town", "west_staff", "member", "rev_town_pc"):
@@ -411,15 +417,8 @@ def test_model_case_refusals(app, client, world, routed):
     # A convenor is no CPPCC staff member; a reviewer neither.
     assert client.post(path, json={"reason": "好"},
                        headers=as_(world, "conv_village")).status_code == 403
-    with committed_session(app) as s:  # staff of the other county: not found
-        other = s.scalar(select(Region).where(Region.code == "9102"))
-        p = f.create_person(s, name="西县政协工作人员")
-        f.assign_role(s, p, Role.staff, region=other)
-        s.flush()
-        from app.auth.current import open_session
-        from app.auth.models import SessionKind
-        token = open_session(s, p, SessionKind.mp, timedelta(days=1))[0]
-    r = client.post(path, json={"reason": "好"}, headers={"Authorization": f"Bearer {token}"})
+    west_staff(app, world)  # staff of the other county: not found
+    r = client.post(path, json={"reason": "好"}, headers=as_(world, "west_staff"))
     assert (r.status_code, r.json["error"]) == (404, "consultation_not_found")
     with committed_session(app) as s:
         s.get(Consultation, cid).state = ConsultationState.scheduled
