@@ -234,6 +234,8 @@ class Config:
             raise ConfigError("WECHAT_TIMEOUT_SECONDS must be between 0 and 60 seconds")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or the number of proxies in front")
+        if not 0 < self.followup_response_workdays <= 60:
+            raise ConfigError("FOLLOWUP_RESPONSE_WORKDAYS must be between 1 and 60 working days")
         oa = [self.wechat_oa_appid, self.wechat_oa_token]
         if any(oa) and not all(oa):
             raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")

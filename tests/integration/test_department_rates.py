@@ -150,6 +150,15 @@ def test_a_longer_response_limit_counts_the_monday_plan(app, world, rates_world)
     assert (h["responded"], h["response_rate"]) == (3, 0.75)
 
 
+def test_the_setting_sets_the_response_limit(app, client, world, rates_world, monkeypatch):
+    """FOLLOWUP_RESPONSE_WORKDAYS=6: the Monday 00:30 plan is in time (3 of 4)."""
+    monkeypatch.setitem(app.config, "APP", app.config["APP"].with_(followup_response_workdays=6))
+    r = client.get(f"/api/reports/department-rates?{PERIOD}", headers=as_(world, "county_staff"))
+    assert r.json["response_workdays"] == 6
+    h = next(d for d in r.json["departments"] if d["body_id"] == rates_world["housing"])
+    assert (h["responded"], h["response_rate"]) == (3, 0.75)
+
+
 def test_tasks_still_within_their_time_are_pending_not_failed(app, world, rates_world):
     """Seen on 10-09 (4 working days after assignment): task 4 has no plan but time left,
     and nothing is overdue yet — pending, left out of both rates."""
