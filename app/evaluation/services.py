@@ -39,6 +39,8 @@ from ..org.models import (
     Body, BodyKind, Person, Platform, PlatformMember, Region, Role, RoleAssignment,
 )
 from ..suggestions.models import Follow, Suggestion, Vote
+from ..topics.models import Topic
+from ..workdays import CHINA_TZ
 from .models import (
     COMMENT_MAX, KIND_LABELS, MAX_SCORE, MIN_SCORE, PHASE_LABELS, Evaluation, EvaluationKind,
     ModelCase, Phase,
@@ -327,7 +329,6 @@ def consultation_summary(session: Session, consultation_id: int) -> dict:
 def my_ratings(session: Session, person: Person, consultation_id: int) -> dict:
     """The resident's rating page: each phase, whether it is open, and their rating in it."""
     c = get_consultation(session, consultation_id)
-    from ..topics.models import Topic
     title = session.scalar(select(Topic.title).where(Topic.id == c.topic_id))
     platform = session.get(Platform, c.platform_id)
     phases = open_phases(session, c)
@@ -399,9 +400,6 @@ def unmark_model_case(session: Session, *, actor: Person, consultation_id: int) 
 
 def model_cases(session: Session) -> list[dict]:
     """The public list (anyone): topic title, platform, date, reason and mean scores."""
-    from ..topics.models import Topic
-    from ..workdays import CHINA_TZ
-
     rows = session.execute(
         select(ModelCase, Consultation, Topic.title, Platform.name)
         .join(Consultation, Consultation.id == ModelCase.consultation_id)
