@@ -26,6 +26,8 @@ BLUEPRINTS = [
     "app.consultations.report_routes:bp",
     "app.followup.feedback_routes:bp",
     "app.followup.decision_routes:bp",
+
+    "app.evaluation.routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",
@@ -53,6 +55,8 @@ def import_models() -> None:
     from .chat import models as _chat  # noqa: F401
     from .followup import models as _followup  # noqa: F401
     from .followup import feedback_models as _feedback  # noqa: F401
+
+    from .evaluation import models as _evaluation  # noqa: F401
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -108,6 +108,9 @@ class Config:
     vote_rate_limit_per_minute: int = 30
     # A visible comment is held for moderation once this many people have reported it.
     comment_report_threshold: int = 3
+    # Item 6 response rate: a handling department responds when it submits its work plan within
+    # this many Chinese working days of the assignment (app/evaluation/reports.py).
+    followup_response_workdays: int = 5
     # Uploaded photos (empty: instance/uploads) and the local content word list (empty: the
     # bundled app/suggestions/wordlist.txt).
     upload_dir: str = ""
@@ -150,6 +153,7 @@ class Config:
             vote_rate_limit_per_minute=_env_int("VOTE_RATE_LIMIT_PER_MINUTE", 30),
             list_cache_seconds=_env_int("LIST_CACHE_SECONDS", 3),
             comment_report_threshold=_env_int("COMMENT_REPORT_THRESHOLD", 3),
+            followup_response_workdays=_env_int("FOLLOWUP_RESPONSE_WORKDAYS", 5),
             upload_dir=env.get("UPLOAD_DIR", ""),
             content_wordlist=env.get("CONTENT_WORDLIST_FILE", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
@@ -230,6 +234,8 @@ class Config:
             raise ConfigError("WECHAT_TIMEOUT_SECONDS must be between 0 and 60 seconds")
         if self.trusted_proxies < 0:
             raise ConfigError("TRUSTED_PROXIES must be 0 or the number of proxies in front")
+        if not 0 < self.followup_response_workdays <= 60:
+            raise ConfigError("FOLLOWUP_RESPONSE_WORKDAYS must be between 1 and 60 working days")
         oa = [self.wechat_oa_appid, self.wechat_oa_token]
         if any(oa) and not all(oa):
             raise ConfigError("WECHAT_OA_APPID and WECHAT_OA_TOKEN go together")

@@ -108,6 +108,9 @@ function meetingListItem(item, now = Date.now()) {
 const STARTED_TEXT = '会议已开始，不能再更改答复。'
 const RECORD_CLOSED_TEXT = '意见清单已报送，会议记录已关闭，只能查看，不能再签到或记录发言。'
 
+// Invitation groups who give the resident rating (D27) from the meeting page.
+const RATING_GROUPS = ['resident', 'stakeholder']
+
 /** GET /api/consultations/<id> (ConsultationOut) for the meeting page: what is shown and which
  *  actions the state and the time allow (the server refuses the others all the same). `now`
  *  (ms, the device clock): answers and new invitations close at starts_at even while the state
@@ -161,6 +164,8 @@ function meetingView(body, now = Date.now()) {
     answerClosed,
     canSubstitute: Boolean(mine) && SUBSTITUTE_GROUPS.indexOf(mine.group) >= 0,
     canCheckIn: Boolean(mine) && (scheduled || state === 'held'),
+    // D27 群众评价: residents and stakeholders rate a held consultation (pages/rate).
+    canRate: Boolean(mine) && RATING_GROUPS.indexOf(mine.group) >= 0 && (state === 'held' || concluded),
     showCalendar: scheduled,
     briefingNote,
     canManage,

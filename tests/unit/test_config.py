@@ -84,6 +84,18 @@ def test_trusted_proxies_is_a_count(monkeypatch):
         Config.from_env()
 
 
+def test_followup_response_workdays_default_and_bounds(monkeypatch):
+    """Item 6: the response rate's N working days (app/evaluation/reports.py)."""
+    monkeypatch.delenv("FOLLOWUP_RESPONSE_WORKDAYS", raising=False)
+    assert Config.from_env().followup_response_workdays == 5
+    monkeypatch.setenv("FOLLOWUP_RESPONSE_WORKDAYS", "3")
+    assert Config.from_env().followup_response_workdays == 3
+    for bad in ("0", "-2", "61"):
+        monkeypatch.setenv("FOLLOWUP_RESPONSE_WORKDAYS", bad)
+        with pytest.raises(ConfigError, match="FOLLOWUP_RESPONSE_WORKDAYS"):
+            Config.from_env()
+
+
 # --- issue 10 item 24: sandbox only without any WeChat credential ------------------------------
 
 CREDENTIALS = ("WECHAT_MP_APPID", "WECHAT_MP_SECRET", "WECHAT_OA_APPID", "WECHAT_OA_SECRET",

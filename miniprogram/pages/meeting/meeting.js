@@ -447,6 +447,11 @@ Component({
       wx.navigateTo({ url: `/pages/invite/invite?id=${this.data.id}` })
     },
 
+    // D27: the resident's rating (会后评价, later 反馈后评价).
+    onOpenRate() {
+      if (this.data.m && this.data.m.canRate) wx.navigateTo({ url: `/pages/rate/rate?id=${this.data.id}` })
+    },
+
     // Once the opinion list is routed both pages open read-only.
     onOpenMinutes() {
       if (this.data.m && this.data.m.canViewRecord) wx.navigateTo({ url: `/pages/minutes/minutes?id=${this.data.id}` })
