@@ -265,3 +265,21 @@ def test_statement_count_does_not_grow_with_items_or_events(app, client, world):
     big = count_statements(engine, lambda: client.get(url))
     assert small == big
     assert big <= 11, big
+
+
+def test_the_suggestion_detail_links_to_the_results_once_they_are_public(app, client, world):
+    chain = _chain(app, world)
+    d = client.get(f"/api/suggestions/{chain['suggestion_id']}").json
+    assert (d["stage"], d["stage_label"]) == ("handling", "办理中")
+    assert d["topic_id"] == d["results_topic_id"] == chain["topic_id"]
+    with committed_session(app) as s:
+        convenor = s.get(Person, world["people"]["conv_village"])
+        draft = topics.create_topic(s, actor=convenor, platform_id=world["rooms"]["village"],
+                                    title="草拟中的议题", description="还在准备中的议题说明",
+                                    category=Category.livelihood, source=Source.proposed)
+        s.flush()
+        sid = _suggestion(s, world, title="另一条建议")
+        s.get(Suggestion, sid).topic_id = draft.id
+    d = client.get(f"/api/suggestions/{sid}").json
+    assert d["stage"] == "topic" and d["topic_id"] is not None
+    assert d["results_topic_id"] is None  # not approved yet: no results page to open
