@@ -220,6 +220,10 @@ function suggestionListItem(item) {
     votedByMe: item.voted_by_me === true,
     coverUrl: absoluteUrl(item.cover_url),
     timeText: formatTime(item.created_at),
+    // The public stage (征集中 … 已办结); a taken-up suggestion shows it on its card.
+    stage: item.stage || '',
+    stageLabel: item.stage && item.stage !== 'open' ? item.stage_label || '' : '',
+    topicId: item.topic_id || null,
   }
 }
 
