@@ -272,6 +272,9 @@ function suggestionDetail(body) {
     votedByMe: body.voted_by_me === true,
     followedByMe: body.followed_by_me === true,
     notice: body.notice || (state === 'held' && body.is_mine ? HELD_NOTICE : ''),
+    // Taken up: the public stage and, once the topic is approved, its results page.
+    stageLabel: state === 'taken_up' ? body.stage_label || '' : '',
+    resultsTopicId: state === 'taken_up' && body.results_topic_id ? body.results_topic_id : null,
   }
 }
 
