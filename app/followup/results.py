@@ -266,8 +266,12 @@ def _consultations(session: Session, topic_id: int) -> list[dict]:
                                      OpinionList.state == OpinionListState.routed))
         .where(Consultation.topic_id == topic_id, Consultation.state.in_(HELD_STATES))
         .order_by(Consultation.starts_at, Consultation.id)).all()
-    attendance = _attendance(session, [c.id for c, _, _ in rows])
-    items = _items(session, [lid for _, lid, _ in rows if lid is not None])
+    consultation_ids = [c.id for c, _, _ in rows]
+    list_ids = [lid for _, lid, _ in rows if lid is not None]
+    attendance = _attendance(session, consultation_ids)
+    items = _items(session, list_ids)
+    feedback = _feedback_section(session, list_ids)
+    ratings = _ratings_section(session, consultation_ids)
     out = []
     for c, list_id, routed_at in rows:
         groups = attendance[c.id]
@@ -277,8 +281,8 @@ def _consultations(session: Session, topic_id: int) -> list[dict]:
             "attendance": groups, "attendee_count": sum(g["count"] for g in groups),
             "list_routed_on": _local_date(routed_at),
             "items": items[list_id] if list_id is not None else [],
-            "feedback": _feedback_section(session, list_id),
-            "ratings": _ratings_section(session, c.id)})
+            "feedback": feedback.get(list_id) if list_id is not None else None,
+            "ratings": ratings.get(c.id)})
     return out
 
 
@@ -302,18 +306,22 @@ def _summary(stage: str, consultations: list[dict]) -> dict:
 
 
 # --- sections added at merge ----------------------------------------------------------------------
+# Each takes the ids of the whole page at once and answers {id: section} with one statement (or a
+# fixed few), so the page's statement count stays flat (tests/integration/test_public_results.py).
 
-def _feedback_section(session: Session, list_id: int | None) -> dict | None:
-    """The feedback list (D21) of one routed opinion list, once produced: helper "feedback"
-    (app/followup/feedback.py, table FeedbackList) plugs in here at merge. None until then —
-    and for a list that has none yet."""
-    return None
+def _feedback_section(session: Session, list_ids: list[int]) -> dict[int, dict]:
+    """The feedback list (D21) of each routed opinion list that has one, by list id: helper
+    "feedback" (app/followup/feedback.py, table FeedbackList) fills this at merge — its public
+    fields (date produced, per-item result lines; no names) — and widens ResultsConsultation.
+    feedback in results_routes.py to its model. Until then no list has one."""
+    return {}
 
 
-def _ratings_section(session: Session, consultation_id: int) -> dict | None:
-    """Residents' ratings and the evaluation aggregates (D26–D27) of one consultation: helper
-    "eval" (app/evaluation/) plugs in here at merge. None until then."""
-    return None
+def _ratings_section(session: Session, consultation_ids: list[int]) -> dict[int, dict]:
+    """Residents' ratings and the evaluation aggregates (D26–D27) of each consultation, by
+    consultation id: helper "eval" (app/evaluation/) fills this at merge — aggregates only
+    (count, average per phase and kind; no rater, no comment author). Until then none."""
+    return {}
 
 
 # --- the page -----------------------------------------------------------------------------------

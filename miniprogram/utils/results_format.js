@@ -46,6 +46,10 @@ function handlingView(h) {
 }
 
 function itemView(item) {
+  // D22: an escalated item, or one decided at more than one level, shows its trail level by
+  // level (each with its explanation); otherwise the one decision's explanation (D23).
+  const decisions = item.decisions || []
+  const trail = decisions.length > 1 || item.outcome === 'escalated'
   return {
     id: item.id,
     text: `${item.seq}. ${item.text}`,
@@ -53,10 +57,9 @@ function itemView(item) {
     stateLabel: item.state_label || '',
     outcome: item.outcome || 'pending',
     outcomeLabel: item.outcome_label || '待研究',
-    explanation: item.explanation && item.outcome !== 'escalated' ? `解释说明：${item.explanation}` : '',
-    // D22: more than one decision is the escalation trail, level by level.
-    decisions: (item.decisions || []).length > 1
-      ? item.decisions.map((d, n) => ({ key: `${n}`, text: `${d.body}：${d.outcome_label}${d.explanation ? ` ${d.explanation}` : ''}` }))
+    explanation: item.explanation && !trail ? `解释说明：${item.explanation}` : '',
+    decisions: trail
+      ? decisions.map((d, n) => ({ key: `${n}`, text: `${d.body}：${d.outcome_label}${d.explanation ? ` ${d.explanation}` : ''}` }))
       : [],
     handling: handlingView(item.handling),
   }

@@ -187,3 +187,20 @@ test('tapping a suggestion opens it', async () => {
   await simulate.sleep(0)
   expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/suggestion/suggestion?id=41' })
 })
+
+test('an item escalated and awaiting the next level shows why it went up (D22)', async () => {
+  installWx()
+  const UP = {
+    ...BUS, state: 'awaiting', state_label: '待研究', settled: false, outcome: 'escalated', outcome_label: '向上级政协反映',
+    explanation: '涉及跨县线路，报市级研究', decisions: [BUS.decisions[0]], handling: null,
+  }
+  const body = results()
+  body.consultations[0].items = [UP]
+  server(body)
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '7' })
+  const [card] = page.querySelectorAll('.item-card')
+  expect(textOf(within(card, 'outcome'))).toBe('向上级政协反映')
+  expect(byClass(card, 'decision').map(textOf)).toEqual(['东县县委：向上级政协反映 涉及跨县线路，报市级研究'])
+  expect(within(card, 'explanation')).toBeFalsy() // said once, in the trail
+})
