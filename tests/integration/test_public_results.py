@@ -283,3 +283,13 @@ def test_the_suggestion_detail_links_to_the_results_once_they_are_public(app, cl
     d = client.get(f"/api/suggestions/{sid}").json
     assert d["stage"] == "topic" and d["topic_id"] is not None
     assert d["results_topic_id"] is None  # not approved yet: no results page to open
+
+
+def test_the_results_link_for_notices_opens_a_registered_page():
+    from pathlib import Path
+
+    from app.followup.results import results_link
+
+    pages = json.loads((Path(__file__).parents[2] / "miniprogram" / "app.json").read_text())["pages"]
+    link = results_link(7)
+    assert link == "/pages/results/results?id=7" and link[1:].split("?")[0] in pages
