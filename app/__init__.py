@@ -17,6 +17,7 @@ BLUEPRINTS = [
     "app.suggestions.routes:bp",
     "app.suggestions.vote_routes:bp",
     "app.suggestions.trail_routes:bp",
+    "app.followup.results_routes:bp",
     "app.suggestions.comment_routes:bp",
     "app.audit.routes:bp",
     "app.consultations.routes:bp",
@@ -26,7 +27,6 @@ BLUEPRINTS = [
     "app.consultations.report_routes:bp",
     "app.followup.feedback_routes:bp",
     "app.followup.decision_routes:bp",
-
     "app.evaluation.routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",

@@ -1,6 +1,11 @@
-"""Public lists of suggestions: by platform, region, state and category; sorted by new, most
-supported or recently active; keyset pagination; a fixed number of SQL statements per request
-whatever the page size; no personal data (masked names)."""
+"""Public lists of suggestions: by platform, region, state, stage and category; sorted by new,
+most supported or recently active; keyset pagination; a fixed number of SQL statements per
+request whatever the page size; no personal data (masked names).
+
+The stage tabs (issue 11 item 7: 征集中 / 已立题 / 已协商 / 办理中 / 已办结) keep a suggestion in view
+after it was taken up: `stage` filters by the public stage derived in SQL
+(app/followup/results.suggestion_stage), and every item carries its stage and, once taken up,
+its topic id (the mini-program links it to the topic's public results)."""
 from __future__ import annotations
 
 import base64
@@ -22,6 +27,7 @@ from ..auth.current import current_login
 from ..crypto import mask_name, mask_public
 from ..db import get_session
 from ..errors import NotFound, ValidationFailed
+from ..followup.results import STAGE_LABELS, stage_filter, suggestion_stage
 from ..org.models import Person, Platform, Region
 from ..redis_client import get_redis
 from ..topics.models import CATEGORY_LABELS, Category
@@ -31,6 +37,7 @@ log = logging.getLogger(__name__)
 
 PUBLIC_STATES = (SuggestionState.open, SuggestionState.taken_up, SuggestionState.declined)
 Sort = Literal["new", "supported", "active"]
+Stage = Literal["open", "topic", "consulted", "handling", "done"]
 
 
 class ListQuery(BaseModel):
@@ -39,6 +46,9 @@ class ListQuery(BaseModel):
     region_id: int | None = Field(default=None, ge=1, description="含下级区域")
     state: SuggestionState = Field(default=SuggestionState.open,
                                    description="open / taken_up / declined")
+    stage: Stage | None = Field(
+        default=None, description="按进展阶段筛选：open 征集中 / topic 已立题 / consulted 已协商 / "
+                                  "handling 办理中 / done 已办结；给出时不必再给 state")
     category: Category | None = None
     sort: Sort = Field(default="new", description="new 最新 / supported 支持最多 / active 最近活跃")
     limit: int = Field(default=20, ge=1, le=50)
@@ -59,6 +69,9 @@ class SuggestionListItem(BaseModel):
     comment_count: int
     cover_url: str | None
     voted_by_me: bool | None = Field(description="未登录时为 null")
+    stage: Stage | None = Field(description="进展阶段；暂不采纳、所列议题已撤回时为 null")
+    stage_label: str | None
+    topic_id: int | None = Field(description="已列为议题时，议题的编号（可查看公开结果）")
     created_at: datetime
     last_activity_at: datetime
 
@@ -112,10 +125,12 @@ def _public_page(session: Session, q: ListQuery) -> dict:
         select(Suggestion.id, Suggestion.title, Suggestion.category, Suggestion.state,
                Suggestion.platform_id, Platform.name.label("platform_name"),
                Person.name.label("proposer_name"), Suggestion.vote_count,
-               Suggestion.comment_count, Suggestion.created_at, Suggestion.last_activity_at)
+               Suggestion.comment_count, Suggestion.created_at, Suggestion.last_activity_at,
+               Suggestion.topic_id, suggestion_stage().label("stage"))
         .join(Platform, Platform.id == Suggestion.platform_id)
         .join(Person, Person.id == Suggestion.proposer_id)
-        .where(Suggestion.state == q.state, Platform.is_active.is_(True))
+        .where(stage_filter(q.stage) if q.stage else Suggestion.state == q.state,
+               Platform.is_active.is_(True))
     )
     if q.platform_id is not None:
         # An unknown or closed platform is "not found", not an empty list (the page can tell
@@ -159,7 +174,9 @@ def _public_page(session: Session, q: ListQuery) -> dict:
         "platform_name": r.platform_name, "proposer": mask_name(r.proposer_name),
         "vote_count": r.vote_count, "comment_count": r.comment_count,
         "cover_url": f"/api/uploads/{covers[r.id]}" if r.id in covers else None,
-        "voted_by_me": None,
+        "voted_by_me": None, "stage": r.stage,
+        "stage_label": STAGE_LABELS[r.stage] if r.stage else None,
+        "topic_id": r.topic_id if r.state is SuggestionState.taken_up else None,
         "created_at": r.created_at.isoformat(), "last_activity_at": r.last_activity_at.isoformat(),
     } for r in rows]
     next_cursor = None
@@ -177,6 +194,10 @@ def _cached_page(session: Session, q: ListQuery) -> bytes:
     ttl = current_app.config["APP"].list_cache_seconds
     if q.state not in PUBLIC_STATES:
         raise ValidationFailed("只能查看公开的建议", code="state_not_public")
+    if q.stage and "state" in q.model_fields_set and q.state is not (
+            SuggestionState.open if q.stage == "open" else SuggestionState.taken_up):
+        raise ValidationFailed(f"“{STAGE_LABELS[q.stage]}”阶段与所选状态不一致，请只选其一",
+                               code="stage_state_conflict")
     if q.cursor:
         decode_cursor(q.cursor, q.sort)  # a bad cursor is refused even when cached
     key = "list:suggestions:v1:" + hashlib.sha1(

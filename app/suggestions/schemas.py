@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
@@ -127,6 +127,11 @@ class SuggestionOut(BaseModel):
     last_activity_at: datetime
     decline_reason: str | None = Field(description="暂不采纳的理由（仅 declined）")
     topic_id: int | None = Field(description="列为的议题（仅 taken_up）")
+    stage: Literal["open", "topic", "consulted", "handling", "done"] | None = Field(
+        default=None, description="进展阶段：征集中 / 已立题 / 已协商 / 办理中 / 已办结")
+    stage_label: str | None = None
+    results_topic_id: int | None = Field(
+        default=None, description="议题已审定、可查看公开结果时为议题编号（GET /api/topics/{id}/results）")
     is_mine: bool | None = Field(description="未登录时为 null")
     voted_by_me: bool | None
     followed_by_me: bool | None

@@ -29,7 +29,8 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..org.models import (Body, BodyKind, HostType, Person, Platform, PlatformKind,
                           PlatformServedUnit, Region, RegionLevel, Role, RoleAssignment)
 from ..org.services import today_local
-from ..topics.models import CATEGORY_LABELS, SOURCE_LABELS, Category, Source
+from ..followup.results import stage_view, suggestion_stage
+from ..topics.models import CATEGORY_LABELS, SOURCE_LABELS, Category, Source, Topic, TopicState
 from . import safety
 from .models import (
     SUGGESTION_STATE_LABELS, Attachment, Campaign, Follow, Suggestion, SuggestionState, Vote,
@@ -383,8 +384,11 @@ def suggestion_detail(session: Session, suggestion_id: int, viewer: Person | Non
     ones only for their proposer and the platform's moderators — to anyone else 404.
     A fixed number of statements: the suggestion with its names, its photos, and (logged in)
     the viewer's vote/follow."""
+    results_public = exists().where(Topic.id == Suggestion.topic_id,
+                                    Topic.state == TopicState.approved)
     row = session.execute(
-        select(Suggestion, Platform, Region.path, Person.name, Campaign.title, Body.name)
+        select(Suggestion, Platform, Region.path, Person.name, Campaign.title, Body.name,
+               suggestion_stage(), results_public)
         .join(Platform, Platform.id == Suggestion.platform_id)
         .join(Region, Region.id == Platform.region_id)
         .join(Person, Person.id == Suggestion.proposer_id)
@@ -393,7 +397,7 @@ def suggestion_detail(session: Session, suggestion_id: int, viewer: Person | Non
         .where(Suggestion.id == suggestion_id)).first()
     if row is None:
         raise NotFound("该建议不存在", code="suggestion_not_found")
-    sug, platform, path, proposer_name, campaign_title, body_name = row
+    sug, platform, path, proposer_name, campaign_title, body_name, stage, has_results = row
     is_mine = viewer is not None and viewer.id == sug.proposer_id
     public = sug.state in PUBLIC_STATES and platform.is_active
     moderator = False
@@ -434,6 +438,8 @@ def suggestion_detail(session: Session, suggestion_id: int, viewer: Person | Non
         "created_at": sug.created_at, "last_activity_at": sug.last_activity_at,
         "decline_reason": sug.decline_reason if sug.state is SuggestionState.declined else None,
         "topic_id": sug.topic_id if sug.state is SuggestionState.taken_up else None,
+        **stage_view(stage),
+        "results_topic_id": sug.topic_id if has_results and stage else None,
         "is_mine": None if viewer is None else is_mine,
         "voted_by_me": voted, "followed_by_me": followed, "notice": notice,
         "moderation_note": sug.moderation_note if moderator else None,

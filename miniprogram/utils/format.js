@@ -220,6 +220,10 @@ function suggestionListItem(item) {
     votedByMe: item.voted_by_me === true,
     coverUrl: absoluteUrl(item.cover_url),
     timeText: formatTime(item.created_at),
+    // The public stage (征集中 … 已办结); a taken-up suggestion shows it on its card.
+    stage: item.stage || '',
+    stageLabel: item.stage && item.stage !== 'open' ? item.stage_label || '' : '',
+    topicId: item.topic_id || null,
   }
 }
 
@@ -268,6 +272,9 @@ function suggestionDetail(body) {
     votedByMe: body.voted_by_me === true,
     followedByMe: body.followed_by_me === true,
     notice: body.notice || (state === 'held' && body.is_mine ? HELD_NOTICE : ''),
+    // Taken up: the public stage and, once the topic is approved, its results page.
+    stageLabel: state === 'taken_up' ? body.stage_label || '' : '',
+    resultsTopicId: state === 'taken_up' && body.results_topic_id ? body.results_topic_id : null,
   }
 }
 

@@ -196,3 +196,144 @@ def test_an_unknown_or_closed_platform_is_404_not_an_empty_list(client, app, wor
         s.get(Platform, world["p_village"]).is_active = False
     r = client.get(f"/api/suggestions?platform_id={world['p_village']}")
     assert r.status_code == 404 and r.json["message"] == "该协商议事平台不存在或已停用"
+
+
+# --- stage tabs (issue 11 item 7): a suggestion taken up does not vanish --------------------------
+
+STAGE_LABELS = {"open": "征集中", "topic": "已立题", "consulted": "已协商", "handling": "办理中",
+                "done": "已办结"}
+
+
+def staged_topic(app, world, stage: str, *, topic_state=None) -> int:
+    """An approved topic on the town platform at `stage`, written row by row: consulted = a
+    held consultation, no routed list; handling = a routed list with one item settled and one
+    awaiting a decision (D19); done = every item settled (not adopted / done)."""
+    from app.consultations.models import (
+        Consultation, ConsultationState, OpinionItem, OpinionList, OpinionListState, PlaceKind,
+    )
+    from app.consultations.rules import InviteGroup, OpinionScope
+    from app.followup.models import ItemState, ItemTrack
+    from app.topics.models import Topic, TopicState
+
+    with committed_session(app) as s:
+        t = Topic(platform_id=world["p_town"], title=f"{stage}议题", description="议题说明" * 3,
+                  category=Category.livelihood, source=Source.proposed,
+                  state=topic_state or TopicState.approved, created_by_id=world["people"][0],
+                  approved_at=utcnow())
+        s.add(t)
+        s.flush()
+        if stage in ("consulted", "handling", "done"):
+            start = utcnow() - timedelta(days=2)
+            c = Consultation(topic_id=t.id, platform_id=world["p_town"],
+                             state=ConsultationState.held if stage == "consulted"
+                             else ConsultationState.concluded, starts_at=start, held_at=start,
+                             ends_at=start + timedelta(hours=2), place_kind=PlaceKind.venue,
+                             place="议事室", agenda=[], created_by_id=world["people"][0])
+            s.add(c)
+            s.flush()
+        if stage in ("handling", "done"):
+            lst = OpinionList(consultation_id=c.id, state=OpinionListState.routed,
+                              routed_at=utcnow(), created_by_id=world["people"][0])
+            s.add(lst)
+            s.flush()
+            states = ([ItemState.done, ItemState.awaiting] if stage == "handling"
+                      else [ItemState.done, ItemState.not_adopted])
+            for seq, state in enumerate(states, 1):
+                item = OpinionItem(list_id=lst.id, seq=seq, text=f"意见{seq}",
+                                   raised_by=InviteGroup.resident, scope=OpinionScope.local)
+                s.add(item)
+                s.flush()
+                s.add(ItemTrack(item_id=item.id, list_id=lst.id, state=state,
+                                current_scope=OpinionScope.local))
+        return t.id
+
+
+def take_up(app, ids, topic_id):
+    with committed_session(app) as s:
+        for sid in ids:
+            sug = s.get(Suggestion, sid)
+            sug.state, sug.topic_id = SuggestionState.taken_up, topic_id
+
+
+def stage_world(app, world) -> dict[str, list[int]]:
+    from app.topics.models import TopicState
+
+    expected = {"open": add_suggestions(app, world, 7)}
+    for stage in ("topic", "consulted", "handling", "done"):
+        expected[stage] = add_suggestions(app, world, 7)
+        take_up(app, expected[stage], staged_topic(app, world, stage))
+    # In no tab: declined, and taken up into a topic that was withdrawn.
+    add_suggestions(app, world, 2, state=SuggestionState.declined)
+    take_up(app, add_suggestions(app, world, 2),
+            staged_topic(app, world, "topic", topic_state=TopicState.withdrawn))
+    return expected
+
+
+@pytest.mark.parametrize("sort", ["new", "supported", "active"])
+def test_stage_tabs_page_through_each_stage_once(client, app, world, sort):
+    expected = stage_world(app, world)
+    tids = {}
+    for stage, ids in expected.items():
+        items, pages = walk(client, f"/api/suggestions?stage={stage}&sort={sort}&limit=3")
+        assert pages == 3, stage
+        assert sorted(i["id"] for i in items) == sorted(ids), stage
+        assert {(i["stage"], i["stage_label"]) for i in items} == {(stage, STAGE_LABELS[stage])}
+        assert all(i["state"] == ("open" if stage == "open" else "taken_up") for i in items)
+        tids[stage] = {i["topic_id"] for i in items}
+        key = {"new": lambda i: (i["id"],), "supported": lambda i: (i["vote_count"], i["id"]),
+               "active": lambda i: (i["last_activity_at"], i["id"])}[sort]
+        assert [key(i) for i in items] == sorted((key(i) for i in items), reverse=True)
+    assert tids["open"] == {None}
+    assert all(len(tids[s]) == 1 and None not in tids[s] for s in STAGE_LABELS if s != "open")
+
+
+def test_without_a_stage_the_list_is_as_before_with_stage_fields(client, app, world):
+    expected = stage_world(app, world)
+    items = client.get("/api/suggestions?limit=50").json["items"]
+    assert sorted(i["id"] for i in items) == sorted(expected["open"])
+    assert {(i["stage"], i["topic_id"]) for i in items} == {("open", None)}
+    taken = client.get("/api/suggestions?state=taken_up&limit=50").json["items"]
+    assert len(taken) == 4 * 7 + 2
+    by_id = {i["id"]: i for i in taken}
+    assert {by_id[i]["stage"] for i in expected["handling"]} == {"handling"}
+    # The withdrawn topic's suggestions have no stage (in no tab).
+    assert sum(i["stage"] is None for i in taken) == 2
+    declined = client.get("/api/suggestions?state=declined").json["items"]
+    assert {i["stage"] for i in declined} == {None}
+
+
+def test_a_suggestion_moves_to_the_next_tab_as_its_topic_advances(client, app, world):
+    from app.followup.models import ItemState, ItemTrack
+
+    [sid] = add_suggestions(app, world, 1)
+    tid = staged_topic(app, world, "handling")
+    take_up(app, [sid], tid)
+
+    def tab_of():
+        return [st for st in STAGE_LABELS
+                if sid in {i["id"] for i in client.get(f"/api/suggestions?stage={st}").json["items"]}]
+
+    assert tab_of() == ["handling"]
+    with committed_session(app) as s:
+        for track in s.query(ItemTrack).all():
+            track.state = ItemState.not_adopted
+    assert tab_of() == ["done"]
+
+
+@pytest.mark.parametrize("query,code", [("stage=handling&state=open", "stage_state_conflict"),
+                                        ("stage=open&state=taken_up", "stage_state_conflict"),
+                                        ("stage=done&state=declined", "stage_state_conflict"),
+                                        ("stage=doing", "validation_failed")])
+def test_a_stage_that_contradicts_the_state_is_refused(client, world, query, code):
+    r = client.get(f"/api/suggestions?{query}")
+    assert r.status_code == 422 and r.json["error"] == code, r.json
+    assert client.get("/api/suggestions?stage=handling&state=taken_up").status_code == 200
+
+
+def test_stage_tab_statement_count_does_not_grow_with_the_page(client, app, world):
+    ids = add_suggestions(app, world, 45)
+    take_up(app, ids, staged_topic(app, world, "handling"))
+    engine = app.extensions["db"].engine
+    counts = {limit: count_statements(engine, lambda: client.get(
+        f"/api/suggestions?stage=handling&limit={limit}&sort=supported")) for limit in (5, 40)}
+    assert counts[5] == counts[40] <= 3

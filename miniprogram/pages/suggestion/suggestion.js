@@ -63,6 +63,12 @@ Component({
       return this.load()
     },
 
+    // The topic this suggestion became: its public results (pages/results).
+    onOpenResults() {
+      const id = this.data.s && this.data.s.resultsTopicId
+      if (id) wx.navigateTo({ url: `/pages/results/results?id=${id}` })
+    },
+
     async load() {
       this.setData({ loading: true, error: '' })
       let s

@@ -1,4 +1,5 @@
-// A platform's public suggestions (query platform_id): sort tabs, keyset "加载更多" with
+// A platform's public suggestions (query platform_id): stage tabs (征集中 / 已立题 / 已协商 /
+// 办理中 / 已办结, so a suggestion taken up stays in view), sort tabs, keyset "加载更多" with
 // next_cursor, tap an item for its detail. GET /api/suggestions is public; when a token is
 // stored it is sent, so each item says whether I have supported it (voted_by_me).
 const { request } = require('../../utils/request')
@@ -12,6 +13,15 @@ const SORTS = [
   { key: 'supported', label: '支持最多' },
   { key: 'active', label: '最近活跃' },
 ]
+// GET /api/suggestions?stage=… (app/followup/results.py STAGES). 征集中 is the default list,
+// asked for without `stage` (the same open suggestions).
+const STAGES = [
+  { key: 'open', label: '征集中', empty: '这里还没有居民建议，欢迎您提出第一条。' },
+  { key: 'topic', label: '已立题', empty: '暂无已列为议题的建议。' },
+  { key: 'consulted', label: '已协商', empty: '暂无已协商的建议。' },
+  { key: 'handling', label: '办理中', empty: '暂无正在办理的建议。' },
+  { key: 'done', label: '已办结', empty: '暂无已办结的建议。' },
+]
 const INVALID_PLATFORM = '未找到该协商议事平台'
 
 Component({
@@ -19,6 +29,9 @@ Component({
     platformId: '',
     sorts: SORTS,
     sort: 'new',
+    stages: STAGES,
+    stage: 'open',
+    emptyText: STAGES[0].empty,
     items: [],
     nextCursor: null,
     loading: false,
@@ -80,6 +93,15 @@ Component({
       return this.refresh()
     },
 
+    onStage(event) {
+      const stage = event.currentTarget.dataset.stage
+      const found = STAGES.find(s => s.key === stage)
+      if (!found || stage === this.data.stage) return Promise.resolve()
+      // A cursor belongs to its tab: start again from the first page.
+      this.setData({ stage, emptyText: found.empty, items: [], nextCursor: null })
+      return this.refresh()
+    },
+
     onOpen(event) {
       wx.navigateTo({ url: `/pages/suggestion/suggestion?id=${event.currentTarget.dataset.id}` })
     },
@@ -95,7 +117,7 @@ Component({
       this.setData({ loading: true, error: '' })
       try {
         const page = await this.fetchPage(null)
-        if (seq !== this._seq) return // the sort changed meanwhile
+        if (seq !== this._seq) return // the sort or the tab changed meanwhile
         this.setData({
           items: (page.items || []).map(suggestionListItem),
           nextCursor: page.next_cursor || null,
@@ -131,6 +153,7 @@ Component({
         path: '/api/suggestions',
         query: {
           platform_id: this.data.platformId,
+          stage: this.data.stage === 'open' ? undefined : this.data.stage,
           sort: this.data.sort,
           limit: config.PAGE_SIZE,
           cursor: cursor || undefined,

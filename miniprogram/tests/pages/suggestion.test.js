@@ -491,3 +491,35 @@ test('a malformed id is not sent to the server', async () => {
   expect(server.calls).toHaveLength(0)
   expect(textOf(page)).toBe('未找到该建议')
 })
+
+// --- result card (issue 11 item 7): a suggestion taken up links to its topic's public results ---
+
+test('a suggestion taken up into an approved topic shows a result card that opens the results', async () => {
+  const env = installWx()
+  detailServer({ body: detail({ state: 'taken_up', state_label: '已列为议题', topic_id: 7, stage: 'handling', stage_label: '办理中', results_topic_id: 7 }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  const card = page.querySelector('.result-card')
+  expect(textOf(card)).toBe('协商办理结果 当前阶段： 办理中 这条建议已列为议题。调研、协商、每条意见的采纳和办理情况都在这里公开。 查看协商办理结果')
+  page.querySelector('.results-btn').dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/results/results?id=7' })
+})
+
+test('a topic still in approval: the card says results come after approval, with no link', async () => {
+  installWx()
+  detailServer({ body: detail({ state: 'taken_up', state_label: '已列为议题', topic_id: 7, stage: 'topic', stage_label: '已立题', results_topic_id: null }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(textOf(page.querySelector('.result-card'))).toBe('协商办理结果 当前阶段： 已立题 议题正在履行审核程序，审定后可在这里查看协商办理结果。')
+  expect(page.querySelector('.results-btn')).toBeFalsy()
+})
+
+test('an open suggestion has no result card', async () => {
+  installWx()
+  detailServer({ body: detail({ stage: 'open', stage_label: '征集中' }) })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(page.querySelector('.result-card')).toBeFalsy()
+})

@@ -131,7 +131,7 @@ test('empty list: an invitation to propose, which opens the form for this platfo
   const page = renderPage(simulate, pageId)
   await page.instance.onLoad({ platform_id: '11' })
 
-  expect(textOf(page)).toBe('最新 支持最多 最近活跃 我要提建议 这里还没有居民建议，欢迎您提出第一条。')
+  expect(textOf(page)).toBe('征集中 已立题 已协商 办理中 已办结 最新 支持最多 最近活跃 我要提建议 这里还没有居民建议，欢迎您提出第一条。')
 
   page.querySelector('.propose').dispatchEvent('tap')
   await simulate.sleep(0)
@@ -147,7 +147,7 @@ test('a failed load shows the message and a retry that works', async () => {
   const page = renderPage(simulate, pageId)
 
   await page.instance.onLoad({ platform_id: '11' })
-  expect(textOf(page)).toBe('最新 支持最多 最近活跃 我要提建议 服务暂时不可用，请稍后再试 重新加载')
+  expect(textOf(page)).toBe('征集中 已立题 已协商 办理中 已办结 最新 支持最多 最近活跃 我要提建议 服务暂时不可用，请稍后再试 重新加载')
   expect(env.toastTitles()).toEqual(['服务暂时不可用，请稍后再试'])
 
   fail = false
@@ -212,4 +212,62 @@ test('an invalid platform_id is not sent to the server', async () => {
 
   expect(server.calls).toHaveLength(0)
   expect(textOf(page)).toBe('未找到该协商议事平台')
+})
+
+// --- stage tabs (issue 11 item 7): a suggestion taken up stays in view --------------------------
+
+function staged(id, title, stage, label, topicId) {
+  return { ...item(id, title, { votes: 3 }), state: 'taken_up', state_label: '已列为议题', stage, stage_label: label, topic_id: topicId }
+}
+
+// pages: { '<stage or open>:<sort>:<cursor or first>': body }
+function stageServer(pages) {
+  return fakeServer(req => {
+    if (req.path !== '/api/suggestions') return undefined
+    const page = pages[`${req.query.stage || 'open'}:${req.query.sort}:${req.query.cursor || 'first'}`]
+    if (!page) return { status: 422, body: errorBody('invalid_cursor', '翻页参数无效，请从第一页重新加载') }
+    return { status: 200, body: page }
+  })
+}
+
+test('stage tabs: 征集中 first (the default list), then each stage asked for with `stage`', async () => {
+  installWx()
+  const ROAD = staged(30, '村口道路坑洼', 'handling', '办理中', 7)
+  const server = stageServer({
+    'open:new:first': { items: [PARKING], next_cursor: null },
+    'handling:new:first': { items: [ROAD], next_cursor: 'aGFuZGxpbmc' },
+    'handling:new:aGFuZGxpbmc': { items: [staged(29, '公交线路', 'handling', '办理中', 8)], next_cursor: null },
+    'handling:supported:first': { items: [ROAD], next_cursor: null },
+    'done:supported:first': { items: [], next_cursor: null },
+  })
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ platform_id: '11' })
+
+  expect(byClass(page, 'stage-tab').map(textOf)).toEqual(['征集中', '已立题', '已协商', '办理中', '已办结'])
+  expect(byClass(page, 'stage-tab-active').map(textOf)).toEqual(['征集中'])
+  expect(server.calls[0].query).toEqual({ platform_id: '11', sort: 'new', limit: '20' })
+  expect(byClass(page, 'stage')).toHaveLength(0) // an open suggestion needs no stage badge
+
+  page.querySelectorAll('.stage-tab')[3].dispatchEvent('tap')
+  await waitFor(() => server.calls.length === 2 && !page.instance.data.loading)
+  expect(server.calls[1].query).toEqual({ platform_id: '11', stage: 'handling', sort: 'new', limit: '20' })
+  expect(byClass(page, 'stage-tab-active').map(textOf)).toEqual(['办理中'])
+  expect(page.querySelectorAll('.suggestion').map(textOf)).toEqual(['村口道路坑洼 实事 办理中 提出人：张** 3 人支持'])
+
+  // "加载更多" keeps the tab; a sort tab keeps it too and starts again from the first page.
+  await page.instance.loadMore()
+  expect(server.calls[2].query).toEqual({ platform_id: '11', stage: 'handling', sort: 'new', limit: '20', cursor: 'aGFuZGxpbmc' })
+  expect(byClass(page, 'item-title').map(textOf)).toEqual(['村口道路坑洼', '公交线路'])
+  page.querySelectorAll('.tab')[1].dispatchEvent('tap')
+  await waitFor(() => server.calls.length === 4 && !page.instance.data.loading)
+  expect(server.calls[3].query).toEqual({ platform_id: '11', stage: 'handling', sort: 'supported', limit: '20' })
+
+  // An empty stage says so in its own words.
+  await page.instance.onStage({ currentTarget: { dataset: { stage: 'done' } } })
+  expect(server.calls[4].query).toEqual({ platform_id: '11', stage: 'done', sort: 'supported', limit: '20' })
+  expect(textOf(page)).toContain('暂无已办结的建议。')
+  // Tapping the current tab, or an unknown one, does nothing.
+  await page.instance.onStage({ currentTarget: { dataset: { stage: 'done' } } })
+  await page.instance.onStage({ currentTarget: { dataset: { stage: 'bogus' } } })
+  expect(server.calls).toHaveLength(5)
 })
