@@ -24,6 +24,7 @@ BLUEPRINTS = [
     "app.consultations.checkin_routes:bp",
     "app.consultations.opinion_routes:bp",
     "app.consultations.report_routes:bp",
+    "app.followup.handling_routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",
