@@ -25,6 +25,7 @@ BLUEPRINTS = [
     "app.consultations.opinion_routes:bp",
     "app.consultations.report_routes:bp",
     "app.followup.handling_routes:bp",
+    "app.followup.supervision_routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",

@@ -154,15 +154,18 @@ def clean_keys(keys: list[str] | None) -> list[str]:
     return keys
 
 
-def attach(session: Session, person: Person, keys: list[str], **target: int) -> None:
+def attach(session: Session, person: Person, keys: list[str], *, photos_only: bool = False,
+           **target: int) -> None:
     """Claim the person's own unused uploads for a task event or a supervision note, in one
     conditional UPDATE (someone else's upload looks the same as a missing one: no IDOR)."""
     if not keys:
         return
+    usable = [Attachment.storage_key.in_(keys), Attachment.uploaded_by_id == person.id,
+              Attachment.unused()]
+    if photos_only:
+        usable.append(Attachment.is_photo())
     claimed = session.execute(
-        update(Attachment)
-        .where(Attachment.storage_key.in_(keys), Attachment.uploaded_by_id == person.id,
-               Attachment.unused())
+        update(Attachment).where(*usable)
         .values(**target).execution_options(synchronize_session=False)).rowcount
     if claimed != len(keys):
         raise ValidationFailed("图片或文件不存在或已被使用，请重新上传",

@@ -108,3 +108,51 @@ class TaskDetail(TaskOut):
 
 class TaskList(BaseModel):
     items: list[TaskOut]
+
+
+# --- supervision (D24) ---------------------------------------------------------------------------
+
+class FlagIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: str = Field(min_length=1, max_length=200, description="列为重点难点事项的理由")
+    member_ids: list[int] = Field(min_length=1, max_length=20,
+                                  description="跟踪督办的政协委员（人员 id）")
+
+
+class NoteIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    text: str = Field(min_length=1, max_length=2000, description="督办意见（视察、民主监督所见）")
+    upload_keys: UploadKeys = Field(default_factory=list, max_length=9,
+                                    description="图片（POST /api/uploads 返回的 key），最多 9 张")
+
+
+class NoteOut(BaseModel):
+    id: int
+    text: str
+    author_name: str
+    at: datetime
+    photos: list[str] = Field(description="图片地址")
+
+
+class SupervisedItem(BaseModel):
+    item_id: int
+    item_text: str
+    topic_title: str
+    platform_name: str
+    state: str
+    state_label: str
+    is_key: bool
+    key_reason: str | None
+    task_id: int | None
+    task_state_label: str | None
+    department: str | None = Field(description="牵头承办部门")
+    percent: int | None
+    due_on: date | None
+    overdue: bool
+    workdays_overdue: int
+    supervisors: list[str] = Field(description="跟踪督办的委员")
+    notes: list[NoteOut]
+
+
+class SupervisedList(BaseModel):
+    items: list[SupervisedItem]

@@ -268,3 +268,22 @@ def test_two_handlers_completing_at_once_complete_once(app, world, task):
     assert events(app, task).count(TaskEventKind.completed) == 1
     with committed_session(app) as s:
         assert s.get(HandlingTask, task).state.value == "completed"
+
+
+def test_a_pdf_is_served_as_a_download_and_a_disguised_one_refused(client, world):
+    key = upload(client, world, "handler", make_pdf(), "方案.pdf", "application/pdf",
+                 path="/api/uploads/documents")
+    r = client.get(f"/api/uploads/{key}")
+    assert r.status_code == 200 and r.mimetype == "application/pdf"
+    assert r.headers["Content-Disposition"].startswith("attachment;")
+    assert r.headers["X-Content-Type-Options"] == "nosniff"
+    r = client.post("/api/uploads/documents", headers=as_(world, "handler"),
+                    data={"file": (io.BytesIO(b"<html><script>x</script></html>%%EOF"),
+                                   "方案.pdf", "application/pdf")},
+                    content_type="multipart/form-data")
+    assert (r.status_code, r.get_json()["error"]) == (422, "document_invalid")
+    # A PDF is no suggestion photo.
+    r = client.post("/api/uploads", headers=as_(world, "handler"),
+                    data={"file": (io.BytesIO(make_pdf()), "x.pdf", "application/pdf")},
+                    content_type="multipart/form-data")
+    assert r.status_code == 422
