@@ -42,8 +42,9 @@ MAX_UPLOADS = 9
 TEXT_MAX = 2000
 
 
-def task_link(task_id: int) -> str:
-    return f"/pages/task/task?id={task_id}"
+# Where the assigning body's reviewers act (their to-do page; the lead may point it at the
+# decisions page of helper "decide" at merge).
+REVIEWER_LINK = "/pages/review/review"
 
 
 # --- who ----------------------------------------------------------------------------------------
@@ -305,7 +306,7 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
     body = session.get(Body, task.lead_body_id)
     fan_out(session, kind="status_change", subject=f"task_completed:{task.id}",
             recipient_ids=reviewers_of(session, task.assigning_body_id), title="交办事项已办结",
-            body=f"{body.name}已办结交办的意见事项：{result[:60]}", link=task_link(task.id))
+            body=f"{body.name}已办结交办的意见事项：{result[:60]}", link=REVIEWER_LINK)
     return task
 
 
@@ -331,14 +332,15 @@ def request_extension(session: Session, *, actor: Person, task_id: int, due_on: 
                                code="extension_not_later")
     if due_on < today_local():
         raise ValidationFailed("延期后的日期不能早于今天", code="due_in_past")
-    session.add(ExtensionRequest(task_id=task.id, requested_due_on=due_on, reason=reason,
-                                 requested_by_id=actor.id))
+    xr = ExtensionRequest(task_id=task.id, requested_due_on=due_on, reason=reason,
+                          requested_by_id=actor.id)
+    session.add(xr)
     session.flush()
     _event(session, task, TaskEventKind.extension_requested, body_id=body_id, actor=actor,
            text=reason, due_on=due_on)
     body = session.get(Body, task.lead_body_id)
-    fan_out(session, kind="review_request", subject=f"extension_request:{task.id}:{due_on}",
+    fan_out(session, kind="review_request", subject=f"extension_request:{xr.id}",
             recipient_ids=reviewers_of(session, task.assigning_body_id), title="延期申请待审批",
             body=f"{body.name}申请将交办事项的办理期限延至{due_on:%Y年%m月%d日}：{reason[:60]}",
-            link=task_link(task.id))
+            link=REVIEWER_LINK)
     return task
