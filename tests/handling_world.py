@@ -2,7 +2,7 @@
 each, and a way to put an item into handling without the assignment service (helper "decide"
 owns it): an adopted decision, a HandlingTask, its `assigned` event, the track set to handling.
 
-    w = consult_world.build(app); handling_world.extend(app, w)
+    w = handling_world.build(app)   # consult_world.build + extend
     tid = handling_world.assign(app, w, item_id, lead="housing", co=["transport"], workdays=5)
 
 w["people"]: "handler" (housing, from consult_world), "handler_transport", "handler_water".
@@ -26,6 +26,12 @@ from sqlalchemy import select
 from .helpers import committed_session
 
 EXTRA_DEPARTMENTS = {"transport": "东县交通运输局", "water": "东县水利局"}
+
+
+def build(app) -> dict:
+    from . import consult_world
+
+    return extend(app, consult_world.build(app))
 
 
 def extend(app, w: dict) -> dict:

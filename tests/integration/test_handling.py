@@ -29,8 +29,7 @@ as_ = consult_world.as_
 
 @pytest.fixture
 def world(app):
-    w = consult_world.build(app)
-    return handling_world.extend(app, w)
+    return handling_world.build(app)
 
 
 @pytest.fixture
@@ -287,3 +286,22 @@ def test_a_pdf_is_served_as_a_download_and_a_disguised_one_refused(client, world
                     data={"file": (io.BytesIO(make_pdf()), "x.pdf", "application/pdf")},
                     content_type="multipart/form-data")
     assert r.status_code == 422
+
+
+def test_the_orphan_purge_keeps_uploads_on_handling_steps(app, client, world, task):
+    from datetime import datetime, timezone
+
+    from app.suggestions.uploads import purge_orphan_uploads
+
+    h = as_(world, "handler")
+    client.post(url(task, "accept"), headers=h)
+    client.post(url(task, "plan"), headers=h, json={"text": "方案"})
+    used = upload(client, world, "handler", make_pdf(), "a.pdf", "application/pdf",
+                  path="/api/uploads/documents")
+    upload(client, world, "handler", make_png(), "unused.png", "image/png")
+    client.post(url(task, "progress"), headers=h,
+                json={"percent": 10, "text": "x", "upload_keys": [used]})
+    with committed_session(app) as s:
+        done = purge_orphan_uploads(s, now=datetime(2099, 1, 1, tzinfo=timezone.utc))
+        assert done["rows"] == 1
+        assert s.scalars(select(Attachment.storage_key)).all() == [used]

@@ -25,8 +25,7 @@ as_ = consult_world.as_
 
 @pytest.fixture
 def world(app):
-    w = consult_world.build(app)
-    return handling_world.extend(app, w)
+    return handling_world.build(app)
 
 
 @pytest.fixture
