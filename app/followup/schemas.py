@@ -10,7 +10,7 @@ from .models import TaskEventKind, TaskState
 UploadKeys = list[str]
 _KEYS = Field(default_factory=list, max_length=9,
               description="上传接口返回的 key（图片：POST /api/uploads；PDF：POST "
-                          "/api/uploads/documents），最多 9 个，只能用本人上传且未使用的")
+                          "/api/document-uploads），最多 9 个，只能用本人上传且未使用的")
 
 
 class PlanIn(BaseModel):

@@ -134,7 +134,7 @@ def upload():
     return _receive(document=False), 201
 
 
-@endpoint(bp, "/uploads/documents", methods=("POST",), summary="上传文件（PDF）",
+@endpoint(bp, "/document-uploads", methods=("POST",), summary="上传文件（PDF）",
           tags=[UPLOAD_TAG], response=UploadOut, status=201, files=("file",), auth="login")
 @_upload_size_cap
 @idempotent

@@ -19,7 +19,7 @@ const { ApiError, errorFromResponse, networkError, FALLBACK_MESSAGE } = require(
 
 const UPLOAD_PATH = '/api/uploads'
 // A PDF for a handling step (D20): the same form, sniffed as a PDF by the server.
-const DOCUMENT_PATH = '/api/uploads/documents'
+const DOCUMENT_PATH = '/api/document-uploads'
 
 function showErrorToast(message) {
   wx.showToast({ title: message, icon: 'none', duration: 2500 })
@@ -88,7 +88,7 @@ async function uploadPhoto(options) {
   throw err
 }
 
-/** A PDF (wx.chooseMessageFile): as uploadPhoto, to POST /api/uploads/documents. */
+/** A PDF (wx.chooseMessageFile): as uploadPhoto, to POST /api/document-uploads. */
 function uploadDocument(options) {
   return uploadPhoto({ ...options, path: DOCUMENT_PATH })
 }

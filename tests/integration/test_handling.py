@@ -71,7 +71,7 @@ def test_the_whole_department_path(app, client, world, task):
 
     photo = upload(client, world, "handler", make_png(), "road.png", "image/png")
     pdf = upload(client, world, "handler", make_pdf(), "方案.pdf", "application/pdf",
-                 path="/api/uploads/documents")
+                 path="/api/document-uploads")
     r = client.post(url(task, "progress"), headers=h,
                     json={"percent": 60, "text": "已完成主路段", "upload_keys": [photo, pdf]})
     assert r.status_code == 200, r.get_json()
@@ -271,12 +271,12 @@ def test_two_handlers_completing_at_once_complete_once(app, world, task):
 
 def test_a_pdf_is_served_as_a_download_and_a_disguised_one_refused(client, world):
     key = upload(client, world, "handler", make_pdf(), "方案.pdf", "application/pdf",
-                 path="/api/uploads/documents")
+                 path="/api/document-uploads")
     r = client.get(f"/api/uploads/{key}")
     assert r.status_code == 200 and r.mimetype == "application/pdf"
     assert r.headers["Content-Disposition"].startswith("attachment;")
     assert r.headers["X-Content-Type-Options"] == "nosniff"
-    r = client.post("/api/uploads/documents", headers=as_(world, "handler"),
+    r = client.post("/api/document-uploads", headers=as_(world, "handler"),
                     data={"file": (io.BytesIO(b"<html><script>x</script></html>%%EOF"),
                                    "方案.pdf", "application/pdf")},
                     content_type="multipart/form-data")
@@ -297,7 +297,7 @@ def test_the_orphan_purge_keeps_uploads_on_handling_steps(app, client, world, ta
     client.post(url(task, "accept"), headers=h)
     client.post(url(task, "plan"), headers=h, json={"text": "方案"})
     used = upload(client, world, "handler", make_pdf(), "a.pdf", "application/pdf",
-                  path="/api/uploads/documents")
+                  path="/api/document-uploads")
     upload(client, world, "handler", make_png(), "unused.png", "image/png")
     client.post(url(task, "progress"), headers=h,
                 json={"percent": 10, "text": "x", "upload_keys": [used]})

@@ -76,7 +76,7 @@ def test_downloads_and_uploads_are_documented_operations(client):
         assert list(paths[path]["get"]["responses"]["200"]["content"]) == [media_type], path
     assert set(paths["/api/uploads/{key}"]["get"]["responses"]["200"]["content"]) == {
         "image/jpeg", "image/png", "image/webp", "application/pdf"}
-    for path in ("/api/uploads", "/api/uploads/documents"):
+    for path in ("/api/uploads", "/api/document-uploads"):
         upload = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]
         assert upload["schema"]["properties"]["file"] == {"type": "string", "format": "binary"}
 

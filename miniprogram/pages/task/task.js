@@ -5,7 +5,7 @@
 // - 提交工作方案 (accepted, lead): POST …/plan {text}
 // - 报送进展 (planned, lead or co): POST …/progress {percent, text, upload_keys}; photos from
 //   wx.chooseMedia (POST /api/uploads), a PDF from a chat via wx.chooseMessageFile
-//   (POST /api/uploads/documents)
+//   (POST /api/document-uploads)
 // - 办结 (planned, lead): POST …/complete {result, upload_keys}
 // - 申请延期 (not completed, lead, none pending): a date picker after the current due date,
 //   POST …/extension {due_on, reason}

@@ -26,7 +26,7 @@ test('a task: accept, then plan, then progress with a photo and a PDF, then comp
     if (req.method === 'POST' && req.path === '/api/handling/tasks/5/complete') { state = detail({ state: 'completed', state_label: '已办结', percent: 100, result_text: req.data.result }); return ok(state) }
     return undefined
   })
-  const uploads = fakeUploads(req => ok({ id: 1, key: req.path.endsWith('/documents') ? 'k-pdf' : 'k-photo', url: '/x', content_type: 'x', size_bytes: 1, width: null, height: null }))
+  const uploads = fakeUploads(req => ok({ id: 1, key: req.path === '/api/document-uploads' ? 'k-pdf' : 'k-photo', url: '/x', content_type: 'x', size_bytes: 1, width: null, height: null }))
   const page = renderPage(simulate, taskId)
   await page.instance.onLoad({ id: '5' })
   expect(textOf(page.querySelector('.summary'))).toBe(
@@ -44,7 +44,7 @@ test('a task: accept, then plan, then progress with a photo and a PDF, then comp
   await waitFor(() => page.instance.data.uploads.length === 1)
   tap(page.querySelector('.pdf-btn'))
   await waitFor(() => page.instance.data.uploads.length === 2)
-  expect(uploads.calls.map(c => c.path)).toEqual(['/api/uploads', '/api/uploads/documents'])
+  expect(uploads.calls.map(c => c.path)).toEqual(['/api/uploads', '/api/document-uploads'])
   expect(wx.chooseMessageFile.mock.calls[0][0]).toMatchObject({ type: 'file', extension: ['pdf'] })
   page.instance.onPercentChange({ detail: { value: 60 } })
   await type(page.querySelector('.progress-text'), '主路段完成')
