@@ -57,6 +57,21 @@ def handler_body_ids(session: Session, person: Person) -> set[int]:
                RoleAssignment.is_active.is_(True), Body.kind == BodyKind.department)))
 
 
+def handlers_of(session: Session, body_id: int) -> list[int]:
+    """The active handlers of a department: whom the assignment (helper "decide") tells that a
+    task arrived, with link `task_link(task_id)`."""
+    return list(session.scalars(
+        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.body_id == body_id, RoleAssignment.role == Role.dept_handler,
+               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
+        .order_by(RoleAssignment.person_id)))
+
+
+def task_link(task_id: int) -> str:
+    """The handler's page of a task (pages/task)."""
+    return f"/pages/task/task?id={task_id}"
+
+
 def _co_body_ids(session: Session, task_id: int) -> set[int]:
     return set(session.scalars(select(TaskCoHandler.body_id)
                                .where(TaskCoHandler.task_id == task_id)))

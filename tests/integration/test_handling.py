@@ -305,3 +305,12 @@ def test_the_orphan_purge_keeps_uploads_on_handling_steps(app, client, world, ta
         done = purge_orphan_uploads(s, now=datetime(2099, 1, 1, tzinfo=timezone.utc))
         assert done["rows"] == 1
         assert s.scalars(select(Attachment.storage_key)).all() == [used]
+
+
+def test_handlers_of_a_department_for_the_assignment_notice(app, world):
+    from app.followup.handling import handlers_of, task_link
+
+    with committed_session(app) as s:
+        assert handlers_of(s, world["bodies"]["housing"]) == [world["people"]["handler"]]
+        assert handlers_of(s, world["bodies"]["town_pc"]) == []
+    assert task_link(7) == "/pages/task/task?id=7"
