@@ -11,7 +11,8 @@ from ..suggestions import uploads
 from ..topics.models import Topic
 from . import handling
 from .models import (
-    TASK_EVENT_LABELS, TASK_STATE_LABELS, HandlingTask, ItemTrack, TaskCoHandler,
+    TASK_EVENT_LABELS, TASK_STATE_LABELS, ExtensionRequest, ExtensionState, HandlingTask,
+    ItemTrack, TaskCoHandler,
 )
 from .schemas import BodyRef, ExtensionOut, FileOut, TaskDetail, TaskEventOut, TaskOut
 
@@ -45,10 +46,13 @@ def task_views(session: Session, tasks: list[HandlingTask], mine: set[int]) -> l
     keys = set(session.scalars(select(ItemTrack.item_id).where(
         ItemTrack.item_id.in_([t.item_id for t in tasks]), ItemTrack.is_key.is_(True)))) \
         if tasks else set()
+    pending_of = {x.task_id: x for x in session.scalars(select(ExtensionRequest).where(
+        ExtensionRequest.task_id.in_(ids), ExtensionRequest.state == ExtensionState.pending))} \
+        if ids else {}
     out = []
     for t in tasks:
         late = handling.overdue_of(t)
-        pending = handling.pending_extension(session, t.id)
+        pending = pending_of.get(t.id)
         text, title, pname = context.get(t.item_id, ("", "", ""))
         out.append(TaskOut(
             id=t.id, item_id=t.item_id, item_text=text, topic_title=title, platform_name=pname,

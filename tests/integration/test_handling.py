@@ -314,3 +314,21 @@ def test_handlers_of_a_department_for_the_assignment_notice(app, world):
         assert handlers_of(s, world["bodies"]["housing"]) == [world["people"]["handler"]]
         assert handlers_of(s, world["bodies"]["town_pc"]) == []
     assert task_link(7) == "/pages/task/task?id=7"
+
+
+def test_the_list_reads_in_a_fixed_number_of_statements(app, client, world):
+    from ..helpers import count_statements
+
+    routed = followup_world.routed_list(app, world, room="village",
+                                        items=[(f"事项{i}", "local") for i in range(4)])
+    h = as_(world, "handler")
+    handling_world.assign(app, world, routed["item_ids"][0])
+    one = count_statements(app.extensions["db"].engine,
+                           lambda: client.get("/api/handling/tasks", headers=h))
+    for iid in routed["item_ids"][1:]:
+        tid = handling_world.assign(app, world, iid, co=["transport"])
+        client.post(url(tid, "extension"), headers=h,
+                    json={"due_on": "2099-01-01", "reason": "需要更多时间"})
+    many = count_statements(app.extensions["db"].engine,
+                            lambda: client.get("/api/handling/tasks", headers=h))
+    assert many == one
