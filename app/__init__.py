@@ -28,6 +28,8 @@ BLUEPRINTS = [
     "app.followup.feedback_routes:bp",
     "app.followup.decision_routes:bp",
     "app.evaluation.routes:bp",
+    "app.followup.handling_routes:bp",
+    "app.followup.supervision_routes:bp",
     "app.chat.routes:bp",
     "bots.webhook:bp",
     "bots.sandbox:bp",

@@ -128,8 +128,11 @@ def request_fingerprint(method: str, path: str, query: list[tuple[str, str]],
 def _current_fingerprint() -> str:
     if request.mimetype in ("multipart/form-data", "application/x-www-form-urlencoded"):
         # Reading the raw stream would empty request.form/files: hash the parsed parts instead.
-        parts: list = sorted((k, v) for k, v in request.form.items(multi=True))
-        for name, storage in sorted(request.files.items(multi=True), key=lambda kv: kv[0]):
+        # Sorted by text: a part name or value may parse to None (odd bytes in the header),
+        # and None does not compare with a string.
+        parts: list = sorted(request.form.items(multi=True),
+                             key=lambda kv: (str(kv[0]), str(kv[1])))
+        for name, storage in sorted(request.files.items(multi=True), key=lambda kv: str(kv[0])):
             content = storage.stream.read()
             storage.stream.seek(0)
             parts.append((name, storage.filename or "", hashlib.sha256(content).hexdigest()))

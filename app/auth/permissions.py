@@ -40,6 +40,10 @@ ACTIONS: dict[str, frozenset[Role]] = {
     # reviewers may too — checked per body in app/suggestions/services.py).
     "suggestion.assign": frozenset({Role.staff, Role.admin}),
     "content.moderate": frozenset({Role.convenor, Role.staff, Role.admin}),  # held content
+    # D20–D21: department handlers act on their departments' tasks (checked per task).
+    "handling.act": frozenset({Role.dept_handler}),
+    # D24: CPPCC staff flag key items, name supervising members and watch overdue items.
+    "followup.supervise": frozenset({Role.staff, Role.admin}),
 }
 
 

@@ -116,7 +116,8 @@ def attach_photos(session: Session, *, actor: Person, task_id: int,
         raise ValidationFailed(f"每项调研最多 {MAX_PHOTOS} 张图片", code="too_many_photos")
     claimed = session.execute(
         update(Attachment)
-        .where(Attachment.id.in_(ids), Attachment.uploaded_by_id == actor.id, Attachment.unused())
+        .where(Attachment.id.in_(ids), Attachment.uploaded_by_id == actor.id, Attachment.unused(),
+               Attachment.is_photo())
         .values(research_task_id=task.id)
         .execution_options(synchronize_session=False)).rowcount
     if claimed != len(ids):

@@ -85,9 +85,13 @@ class Suggestion(TimestampMixin, Base):
     attachments: Mapped[list["Attachment"]] = relationship(back_populates="suggestion")
 
 
+PHOTO_TYPES = ("image/jpeg", "image/png", "image/webp")
+
+
 class Attachment(Base):
-    """A photo attached to a suggestion or to a research record (D11); the file lives in the
-    upload store under `storage_key`. Unused (neither) uploads are purged after a day."""
+    """A photo attached to a suggestion or to a research record (D11), or a photo or PDF on a
+    handling step (D20) or a supervision note (D24); the file lives in the upload store under
+    `storage_key`. Unused (none of these) uploads are purged after a day."""
 
     __tablename__ = "attachments"
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -95,6 +99,10 @@ class Attachment(Base):
         ForeignKey("suggestions.id", ondelete="CASCADE"), index=True)
     research_task_id: Mapped[int | None] = mapped_column(
         ForeignKey("research_tasks.id", ondelete="CASCADE"), index=True)
+    # Follow-through (D20, D24): photos or a PDF on a handling step, photos on a supervision note.
+    task_event_id: Mapped[int | None] = mapped_column(ForeignKey("task_events.id"), index=True)
+    supervision_note_id: Mapped[int | None] = mapped_column(
+        ForeignKey("supervision_notes.id"), index=True)
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("people.id"), index=True)
     storage_key: Mapped[str] = mapped_column(String(128), unique=True)
     content_type: Mapped[str] = mapped_column(String(32))
@@ -107,9 +115,16 @@ class Attachment(Base):
     suggestion: Mapped[Suggestion | None] = relationship(back_populates="attachments")
 
     @classmethod
+    def is_photo(cls):
+        """SQL: an image upload (a PDF is for handling steps only, never a suggestion's or a
+        research record's photo)."""
+        return cls.content_type.in_(PHOTO_TYPES)
+
+    @classmethod
     def unused(cls):
         """SQL: an upload nobody has attached yet."""
-        return and_(cls.suggestion_id.is_(None), cls.research_task_id.is_(None))
+        return and_(cls.suggestion_id.is_(None), cls.research_task_id.is_(None),
+                    cls.task_event_id.is_(None), cls.supervision_note_id.is_(None))
 
 
 class Vote(Base):

@@ -131,38 +131,61 @@ def campaign_detail(campaign_id: int):
 def upload():
     """multipart/form-data，字段名 file。只接受 JPG、PNG、WebP（按文件内容判断），每张不超过
     5 MB。返回的 id 在提出建议时放入 attachment_ids。"""
+    return _receive(document=False), 201
+
+
+@endpoint(bp, "/document-uploads", methods=("POST",), summary="上传文件（PDF）",
+          tags=[UPLOAD_TAG], response=UploadOut, status=201, files=("file",), auth="login")
+@_upload_size_cap
+@idempotent
+def upload_document():
+    """multipart/form-data，字段名 file。只接受 PDF（按文件内容判断：以 %PDF- 开头、以 %%EOF
+    结尾），不超过 5 MB。用于承办部门的办理进展和办结材料（D20）：返回的 key 放入
+    upload_keys。"""
+    return _receive(document=True), 201
+
+
+def _receive(*, document: bool) -> UploadOut:
+    """One upload (a photo, or with `document` a PDF): rate-limited, the pending ones capped,
+    sniffed, stored and committed; the file is removed again if the commit fails."""
+    what = "文件" if document else "图片"
     session = get_session()
     person = require_person()
     ratelimit.check(get_redis(), UPLOAD_LIMIT, f"p{person.id}")
     if services.recent_uploads_of(session, person) >= MAX_PENDING_UPLOADS:
-        raise RateLimited("未使用的图片太多，请先提交建议或稍后再试", code="too_many_uploads")
+        raise RateLimited(f"未使用的{what}太多，请先提交或稍后再试" if document else
+                          "未使用的图片太多，请先提交建议或稍后再试", code="too_many_uploads")
     file = request.files.get("file")
     if file is None:
-        raise uploads.UploadRejected("请选择要上传的图片（字段名 file）", code="upload_missing")
+        raise uploads.UploadRejected(
+            f"请选择要上传的{'PDF 文件' if document else '图片'}（字段名 file）",
+            code="upload_missing")
     data = uploads.read_limited(file.stream)
-    row = uploads.store_upload(session, person=person, data=data)
+    row = uploads.store_upload(session, person=person, data=data, document=document)
     try:
         session.commit()
     except BaseException:
         session.rollback()
         uploads.discard_file(row.storage_key)
         raise
-    return UploadOut(id=row.id, url=uploads.public_url(row.storage_key),
+    return UploadOut(id=row.id, key=row.storage_key, url=uploads.public_url(row.storage_key),
                      content_type=row.content_type, size_bytes=row.size_bytes, width=row.width,
-                     height=row.height), 201
+                     height=row.height)
 
 
-@endpoint(bp, "/uploads/<key>", summary="查看图片", tags=[UPLOAD_TAG], auth=None,
-          produces=",".join(uploads.EXTENSIONS), conditional=True)
+@endpoint(bp, "/uploads/<key>", summary="查看图片或文件", tags=[UPLOAD_TAG], auth=None,
+          produces=",".join(uploads.SERVED_TYPES), conditional=True)
 def serve_upload(key: str):
-    """返回图片本身（不是 JSON）。"""
+    """返回图片或 PDF 本身（不是 JSON）；PDF 一律作为下载（attachment），不在浏览器中打开。"""
     row, path = uploads.servable(get_session(), key)
     response = send_file(path, mimetype=row.content_type, conditional=True, etag=row.sha256,
                          max_age=3600, download_name=uploads.safe_filename(row),
-                         as_attachment=False)
+                         as_attachment=uploads.is_document(row))
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response.headers["Content-Disposition"] = f'inline; filename="{uploads.safe_filename(row)}"'
+    disposition = "attachment" if uploads.is_document(row) else "inline"
+    response.headers["Content-Disposition"] = \
+        f'{disposition}; filename="{uploads.safe_filename(row)}"'
     response.cache_control.private = True
     response.cache_control.public = False
     return response

@@ -198,6 +198,7 @@ class CampaignList(BaseModel):
 
 class UploadOut(BaseModel):
     id: int
+    key: str = Field(description="存储键：办理进展、办结、督办记录的 upload_keys 用它")
     url: str
     content_type: str
     size_bytes: int

@@ -284,7 +284,7 @@ def _check_attachments(session: Session, person: Person, ids: list[int]) -> None
         return
     usable = session.scalar(select(func.count()).select_from(Attachment).where(
         Attachment.id.in_(ids), Attachment.uploaded_by_id == person.id,
-        Attachment.unused()))
+        Attachment.unused(), Attachment.is_photo()))
     if usable != len(ids):
         # Someone else's upload looks the same as a missing one (no IDOR).
         raise _invalid("attachment_unavailable", "图片不存在或已被使用，请重新上传")
@@ -298,7 +298,7 @@ def _attach(session: Session, person: Person, suggestion_id: int, ids: list[int]
     claimed = session.execute(
         update(Attachment)
         .where(Attachment.id.in_(ids), Attachment.uploaded_by_id == person.id,
-               Attachment.unused())
+               Attachment.unused(), Attachment.is_photo())
         .values(suggestion_id=suggestion_id)
         .execution_options(synchronize_session=False)).rowcount
     if claimed != len(ids):

@@ -44,7 +44,13 @@ MAX_PIXELS = 100_000_000
 MIN_SIDE = 1
 
 KEY_RE = re.compile(r"^[A-Za-z0-9_-]{32,64}$")
-EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
+EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}  # = PHOTO_TYPES
+# Documents (D20: a work plan or a result as a PDF), served as a download, never inline.
+PDF = "application/pdf"
+DOCUMENT_EXTENSIONS = {PDF: "pdf"}
+SERVED_TYPES = {**EXTENSIONS, **DOCUMENT_EXTENSIONS}
+# A PDF ends with %%EOF; writers may append a line end or some padding after it.
+PDF_EOF_WINDOW = 1024
 
 
 class UploadRejected(ValidationFailed):
@@ -150,6 +156,18 @@ def sniff_image(data: bytes) -> ImageInfo:
     return info
 
 
+def sniff_document(data: bytes) -> ImageInfo:
+    """A PDF by its own bytes: "%PDF-" at the very start and "%%EOF" within the last
+    PDF_EOF_WINDOW bytes (a renamed program, HTML page or truncated file has not both).
+    UploadRejected (document_invalid) otherwise; UploadTooLarge over MAX_UPLOAD_BYTES."""
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise UploadTooLarge("文件不能超过 5 MB")
+    if not (data.startswith(b"%PDF-") and b"%%EOF" in data[-PDF_EOF_WINDOW:]
+            and len(data) > len(b"%PDF-%%EOF")):
+        raise UploadRejected("只能上传 PDF 文件", code="document_invalid")
+    return ImageInfo(PDF, 0, 0)
+
+
 # --- storage -------------------------------------------------------------------------------------
 
 def upload_dir() -> Path:
@@ -192,18 +210,20 @@ def _write(path: Path, data: bytes) -> None:
         raise
 
 
-def store_upload(session: Session, *, person: Person, data: bytes) -> Attachment:
-    """Check the bytes and store them; returns the new, not yet attached Attachment row.
-    The caller commits; if that fails it should call `discard_file(row.storage_key)`."""
+def store_upload(session: Session, *, person: Person, data: bytes,
+                 document: bool = False) -> Attachment:
+    """Check the bytes (an image, or with `document` a PDF) and store them; returns the new,
+    not yet attached Attachment row. The caller commits; if that fails it should call
+    `discard_file(row.storage_key)`."""
     if len(data) > MAX_UPLOAD_BYTES:
         raise UploadTooLarge()
-    info = sniff_image(data)
+    info = sniff_document(data) if document else sniff_image(data)
     key = secrets.token_urlsafe(32)
     _write(path_for(key), data)
     row = Attachment(suggestion_id=None, uploaded_by_id=person.id, storage_key=key,
                      content_type=info.content_type, size_bytes=len(data),
-                     sha256=hashlib.sha256(data).hexdigest(), width=info.width,
-                     height=info.height)
+                     sha256=hashlib.sha256(data).hexdigest(), width=info.width or None,
+                     height=info.height or None)
     session.add(row)
     session.flush()
     record(session, actor_id=person.id, action="upload.create", object_type="attachment",
@@ -262,7 +282,7 @@ def servable(session: Session, key: str) -> tuple[Attachment, Path]:
     if found is None:
         raise NotFound("图片不存在", code="upload_not_found")
     row, state = found
-    if row.content_type not in EXTENSIONS or state is SuggestionState.rejected:
+    if row.content_type not in SERVED_TYPES or state is SuggestionState.rejected:
         raise NotFound("图片不存在", code="upload_not_found")
     if not path.is_file():
         raise NotFound("图片不存在", code="upload_not_found")
@@ -274,4 +294,11 @@ def public_url(key: str) -> str:
 
 
 def safe_filename(row: Attachment) -> str:
+    if row.content_type in DOCUMENT_EXTENSIONS:
+        return f"document-{row.id}.{DOCUMENT_EXTENSIONS[row.content_type]}"
     return f"photo-{row.id}.{EXTENSIONS[row.content_type]}"
+
+
+def is_document(row: Attachment) -> bool:
+    """Served as a download (Content-Disposition: attachment), never shown inline."""
+    return row.content_type in DOCUMENT_EXTENSIONS

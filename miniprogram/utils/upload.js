@@ -18,6 +18,8 @@ const session = require('./session')
 const { ApiError, errorFromResponse, networkError, FALLBACK_MESSAGE } = require('./request')
 
 const UPLOAD_PATH = '/api/uploads'
+// A PDF for a handling step (D20): the same form, sniffed as a PDF by the server.
+const DOCUMENT_PATH = '/api/document-uploads'
 
 function showErrorToast(message) {
   wx.showToast({ title: message, icon: 'none', duration: 2500 })
@@ -35,10 +37,10 @@ function parseBody(data) {
   }
 }
 
-function sendFile({ filePath, header, onProgress }) {
+function sendFile({ filePath, header, onProgress, path = UPLOAD_PATH }) {
   return new Promise((resolve, reject) => {
     const task = wx.uploadFile({
-      url: config.apiBaseUrl() + UPLOAD_PATH,
+      url: config.apiBaseUrl() + path,
       filePath,
       name: 'file',
       header,
@@ -53,7 +55,7 @@ function sendFile({ filePath, header, onProgress }) {
 }
 
 async function uploadPhoto(options) {
-  const { filePath, idempotencyKey, onProgress, showError = true } = options
+  const { filePath, idempotencyKey, onProgress, showError = true, path } = options
   const header = {}
   const token = session.getToken()
   if (token) header.Authorization = `Bearer ${token}`
@@ -61,7 +63,7 @@ async function uploadPhoto(options) {
 
   let res
   try {
-    res = await sendFile({ filePath, header, onProgress })
+    res = await sendFile({ filePath, header, onProgress, path })
   } catch (err) {
     if (showError) showErrorToast(err.message)
     throw err
@@ -86,4 +88,9 @@ async function uploadPhoto(options) {
   throw err
 }
 
-module.exports = { uploadPhoto, UPLOAD_PATH }
+/** A PDF (wx.chooseMessageFile): as uploadPhoto, to POST /api/document-uploads. */
+function uploadDocument(options) {
+  return uploadPhoto({ ...options, path: DOCUMENT_PATH })
+}
+
+module.exports = { uploadPhoto, uploadDocument, UPLOAD_PATH, DOCUMENT_PATH }

@@ -75,9 +75,10 @@ def test_downloads_and_uploads_are_documented_operations(client):
     for path, media_type in media.items():
         assert list(paths[path]["get"]["responses"]["200"]["content"]) == [media_type], path
     assert set(paths["/api/uploads/{key}"]["get"]["responses"]["200"]["content"]) == {
-        "image/jpeg", "image/png", "image/webp"}
-    upload = paths["/api/uploads"]["post"]["requestBody"]["content"]["multipart/form-data"]
-    assert upload["schema"]["properties"]["file"] == {"type": "string", "format": "binary"}
+        "image/jpeg", "image/png", "image/webp", "application/pdf"}
+    for path in ("/api/uploads", "/api/document-uploads"):
+        upload = paths[path]["post"]["requestBody"]["content"]["multipart/form-data"]
+        assert upload["schema"]["properties"]["file"] == {"type": "string", "format": "binary"}
 
 
 def test_every_error_matches_the_error_schema(client):

@@ -3,7 +3,8 @@
 // Official Account as "绑定 123456" (POST /api/me/chat-binding-code), unbinding (DELETE); and
 // "使用绑定码" (pages/link): a code staff issued for people phone binding cannot link; and, for
 // CPPCC staff and admins only (the roles POST /api/people/<id>/link-code admits), "为人员生成绑定码"
-// (pages/people-link).
+// (pages/people-link). Department handlers (dept_handler) get "交办事项" (pages/tasks, D20) and
+// CPPCC members "我的督办" (pages/supervision, D24): shown only to those holding the role.
 const auth = require('../../utils/auth')
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
@@ -13,8 +14,12 @@ const sandbox = require('../../utils/sandbox')
 // app/auth/permissions.py "person.link": who may issue link codes for people.
 const LINK_ISSUERS = ['staff', 'admin']
 
+function holdsAny(me, codes) {
+  return ((me && me.roles) || []).some(entry => codes.includes(typeof entry === 'string' ? entry : entry && entry.role))
+}
+
 function issuesLinkCodes(me) {
-  return ((me && me.roles) || []).some(entry => LINK_ISSUERS.includes(typeof entry === 'string' ? entry : entry && entry.role))
+  return holdsAny(me, LINK_ISSUERS)
 }
 
 Component({
@@ -26,6 +31,8 @@ Component({
     roles: [],
     platforms: [],
     linkIssuer: false, // staff / admin: the "为人员生成绑定码" entry
+    handler: false, // dept_handler: "交办事项"
+    supervisor: false, // member: "我的督办"
     binding: false,
     // The Official Account binding: loaded false until the server answered.
     chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
@@ -52,7 +59,10 @@ Component({
       try {
         await auth.ensureLogin()
         const me = await request({ path: '/api/me' })
-        this.setData({ status: 'ready', error: '', ...meView(me), linkIssuer: issuesLinkCodes(me) })
+        this.setData({
+          status: 'ready', error: '', ...meView(me), linkIssuer: issuesLinkCodes(me),
+          handler: holdsAny(me, ['dept_handler']), supervisor: holdsAny(me, ['member']),
+        })
       } catch (err) {
         this.setData({ status: 'error', error: err.message })
         return
@@ -146,6 +156,14 @@ Component({
       wx.navigateTo({ url: '/pages/people-link/people-link' })
     },
 
+    onOpenTasks() {
+      wx.navigateTo({ url: '/pages/tasks/tasks' })
+    },
+
+    onOpenSupervision() {
+      wx.navigateTo({ url: '/pages/supervision/supervision' })
+    },
+
     onOpenReviews() {
       wx.navigateTo({ url: '/pages/review/review' })
     },
@@ -158,6 +176,7 @@ Component({
       const done = auth.logout()
       this.setData({
         status: 'logged_out', name: '', phoneMasked: '', roles: [], platforms: [], linkIssuer: false,
+        handler: false, supervisor: false,
         chat: { loaded: false, bound: false, code: '', instruction: '', busy: false },
       })
       return done

@@ -246,3 +246,28 @@ test('in DevTools, sandbox.phone binds that number even when the button gives no
   expect(server.to('/api/auth/phone')[0].data.code).toMatch(/^phone-13800000001-/)
   expect(textOf(page)).toContain('手机号 138****0001')
 })
+
+test('交办事项 and 我的督办 appear only for a department handler and a member', async () => {
+  const env = installWx({ storage: { 'auth.token': 'tok-1', 'auth.expires_at': '2099-01-01T00:00:00Z' } })
+  meServer({ me: meBody({ roles: [role('resident', '群众')] }) })
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({})
+  expect(page.querySelector('.my-tasks')).toBeFalsy()
+  expect(page.querySelector('.my-supervision')).toBeFalsy()
+
+  meServer({ me: meBody({ roles: [role('dept_handler', '承办部门经办人', '东县住房和城乡建设局')] }) })
+  await page.instance.load()
+  expect(textOf(page.querySelector('.my-tasks'))).toBe(
+    '交办事项 承办部门：签收交办的意见事项，提交工作方案，报送进展，办结或申请延期 查看交办事项 ›')
+  expect(page.querySelector('.my-supervision')).toBeFalsy()
+  page.querySelector('.my-tasks').dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/tasks/tasks' })
+
+  meServer({ me: ME })
+  await page.instance.load()
+  expect(page.querySelector('.my-tasks')).toBeFalsy()
+  page.querySelector('.my-supervision').dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/supervision/supervision' })
+})
