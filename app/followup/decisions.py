@@ -43,6 +43,8 @@ from .models import (
     OUTCOME_LABELS, ExtensionRequest, ExtensionState, HandlingTask, ItemDecision, ItemState,
     ItemTrack, Outcome, TaskCoHandler, TaskEvent, TaskEventKind, TaskState,
 )
+from .handling import handler_ids
+from .links import task_link
 from .tracks import settle, track_for_update
 
 EXPLANATION_MAX = 2000
@@ -286,22 +288,6 @@ def departments_under(session: Session, body_ids: set[int]) -> list[Body]:
 def departments_for(session: Session, person: Person) -> list[Body]:
     """GET /api/departments: what the person's reviewing bodies may assign to (D20)."""
     return departments_under(session, reviewer_body_ids(session, person))
-
-
-def handler_ids(session: Session, body_ids) -> list[int]:
-    """Active department handlers (Role.dept_handler scoped to the body) of `body_ids`."""
-    body_ids = list(body_ids)
-    if not body_ids:
-        return []
-    return list(session.scalars(
-        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.role == Role.dept_handler, RoleAssignment.is_active.is_(True),
-               Person.is_active.is_(True), RoleAssignment.body_id.in_(body_ids))
-        .distinct().order_by(RoleAssignment.person_id)))
-
-
-def task_link(task_id: int) -> str:
-    return f"/pages/task/task?id={task_id}"
 
 
 def assign_item(session: Session, *, actor: Person, item_id: int, lead_body_id: int,

@@ -38,17 +38,14 @@ from ..topics.models import Topic
 from ..topics.services import reviewers_of
 from ..workdays import CHINA_TZ
 from .feedback_models import FeedbackList
+from .handling import handler_ids
+from .links import results_link
 from .models import (
     OUTCOME_LABELS, SETTLED_STATES, HandlingTask, ItemDecision, ItemState, ItemTrack, Outcome,
     TaskCoHandler, TaskEvent, TaskEventKind,
 )
 
 NOTICE_KIND = "feedback"
-
-
-def results_link(topic_id: int) -> str:
-    """The public results page of a topic (mini-program, item 7)."""
-    return f"/pages/results/results?topic={topic_id}"
 
 
 def documents_link(consultation_id: int) -> str:
@@ -147,16 +144,6 @@ def department_ids(session: Session, list_id: int) -> set[int]:
                              .join(HandlingTask, HandlingTask.id == TaskCoHandler.task_id)
                              .where(HandlingTask.item_id.in_(items))))
     return lead | co
-
-
-def handler_ids(session: Session, body_ids: set[int]) -> list[int]:
-    if not body_ids:
-        return []
-    return list(session.scalars(
-        select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.role == Role.dept_handler, RoleAssignment.body_id.in_(body_ids),
-               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
-        .distinct().order_by(RoleAssignment.person_id)))
 
 
 def follower_ids(session: Session, c: Consultation) -> list[int]:

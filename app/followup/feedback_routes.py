@@ -11,6 +11,7 @@ from ..api import DOWNLOAD_TYPES, download, endpoint
 from ..auth.current import require_person
 from ..db import get_session
 from . import feedback
+from .links import results_link
 from .feedback_exports import feedback_list_docx, feedback_list_xlsx
 from .models import ItemState, Outcome
 
@@ -89,7 +90,7 @@ def read(consultation_id: int):
         held_on=doc.held_on, compiled_at=fl.compiled_at, summary=doc.summary,
         items_count=fl.items, adopted=fl.adopted, partly=fl.partly, not_adopted=fl.not_adopted,
         done=fl.done, on_time=fl.on_time, items=items, **feedback.document_urls(c.id),
-        results_page=feedback.results_link(fl.topic_id))
+        results_page=results_link(fl.topic_id))
 
 
 @endpoint(bp, "/consultations/<int:consultation_id>/feedback-list.docx",

@@ -33,6 +33,7 @@ from ..suggestions.models import Attachment
 from ..topics.services import reviewers_of
 from ..workdays import workdays_between
 from . import tracks
+from .links import REVIEWER_LINK, task_link
 from .models import (
     ExtensionRequest, ExtensionState, HandlingTask, ItemState, TaskCoHandler, TaskEvent,
     TaskEventKind, TaskState,
@@ -44,7 +45,6 @@ TEXT_MAX = 2000
 
 # Where the assigning body's reviewers act (their to-do page; the lead may point it at the
 # decisions page of helper "decide" at merge).
-REVIEWER_LINK = "/pages/review/review"
 
 
 # --- who ----------------------------------------------------------------------------------------
@@ -57,19 +57,17 @@ def handler_body_ids(session: Session, person: Person) -> set[int]:
                RoleAssignment.is_active.is_(True), Body.kind == BodyKind.department)))
 
 
-def handlers_of(session: Session, body_id: int) -> list[int]:
-    """The active handlers of a department: whom the assignment (helper "decide") tells that a
-    task arrived, with link `task_link(task_id)`."""
+def handler_ids(session: Session, body_ids) -> list[int]:
+    """Active department handlers (Role.dept_handler scoped to the body) of `body_ids`: whom an
+    assignment, an extension answer or the feedback list tells."""
+    body_ids = list(body_ids)
+    if not body_ids:
+        return []
     return list(session.scalars(
         select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.body_id == body_id, RoleAssignment.role == Role.dept_handler,
-               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))
-        .order_by(RoleAssignment.person_id)))
-
-
-def task_link(task_id: int) -> str:
-    """The handler's page of a task (pages/task)."""
-    return f"/pages/task/task?id={task_id}"
+        .where(RoleAssignment.role == Role.dept_handler, RoleAssignment.is_active.is_(True),
+               Person.is_active.is_(True), RoleAssignment.body_id.in_(body_ids))
+        .distinct().order_by(RoleAssignment.person_id)))
 
 
 def _co_body_ids(session: Session, task_id: int) -> set[int]:

@@ -326,12 +326,6 @@ def _ratings_section(session: Session, consultation_ids: list[int]) -> dict[int,
 
 # --- the page -----------------------------------------------------------------------------------
 
-def results_link(topic_id: int) -> str:
-    """The mini-program page of a topic's public results: the link for notices that tell
-    followers what became of it (the feedback list, D21)."""
-    return f"/pages/results/results?id={topic_id}"
-
-
 def topic_results(session: Session, topic_id: int) -> dict:
     topic, platform_name, stage = public_topic_or_404(session, topic_id)
     consultations = _consultations(session, topic.id)

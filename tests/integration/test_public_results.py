@@ -8,6 +8,7 @@ page only reads the tables."""
 from __future__ import annotations
 
 import json
+import re
 from datetime import date, timedelta
 
 import pytest
@@ -285,11 +286,20 @@ def test_the_suggestion_detail_links_to_the_results_once_they_are_public(app, cl
     assert d["results_topic_id"] is None  # not approved yet: no results page to open
 
 
-def test_the_results_link_for_notices_opens_a_registered_page():
+def test_every_follow_through_notice_link_opens_a_registered_page_with_its_query():
+    """Notices open these pages (app/followup/links.py): each is in app.json, and the query key
+    is the one the page reads (pages/results and pages/task read `id`; the reviewer's queue
+    needs none). A feedback notice once pointed at results?topic=, which the page ignores."""
     from pathlib import Path
 
-    from app.followup.results import results_link
+    from app.followup.links import REVIEWER_LINK, results_link, task_link
 
-    pages = json.loads((Path(__file__).parents[2] / "miniprogram" / "app.json").read_text())["pages"]
-    link = results_link(7)
-    assert link == "/pages/results/results?id=7" and link[1:].split("?")[0] in pages
+    root = Path(__file__).parents[2] / "miniprogram"
+    pages = json.loads((root / "app.json").read_text())["pages"]
+    for link, key in [(results_link(7), "id"), (task_link(7), "id"), (REVIEWER_LINK, None)]:
+        page, _, query = link[1:].partition("?")
+        assert page in pages, link
+        if key:
+            assert query == f"{key}=7"
+            script = (root / (page + ".js")).read_text()
+            assert re.search(rf"idFrom\((query|options)\)|\b(query|options)\.{key}\b", script), page
