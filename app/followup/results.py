@@ -305,23 +305,42 @@ def _summary(stage: str, consultations: list[dict]) -> dict:
     }
 
 
-# --- sections added at merge ----------------------------------------------------------------------
+# --- the feedback list and the evaluations ------------------------------------------------------
 # Each takes the ids of the whole page at once and answers {id: section} with one statement (or a
 # fixed few), so the page's statement count stays flat (tests/integration/test_public_results.py).
 
 def _feedback_section(session: Session, list_ids: list[int]) -> dict[int, dict]:
-    """The feedback list (D21) of each routed opinion list that has one, by list id: helper
-    "feedback" (app/followup/feedback.py, table FeedbackList) fills this at merge — its public
-    fields (date produced, per-item result lines; no names) — and widens ResultsConsultation.
-    feedback in results_routes.py to its model. Until then no list has one."""
-    return {}
+    """The feedback list (D21) of each routed opinion list that has one, by list id (one
+    statement): when it was produced and its tally. The items' own lines are the page's items."""
+    from .feedback import summary_text
+    from .feedback_models import FeedbackList
+
+    if not list_ids:
+        return {}
+    return {fl.list_id: {"compiled_on": _local_date(fl.compiled_at), "summary": summary_text(fl),
+                         "item_count": fl.items, "adopted_count": fl.adopted,
+                         "partly_count": fl.partly, "not_adopted_count": fl.not_adopted,
+                         "done_count": fl.done, "on_time_count": fl.on_time}
+            for fl in session.scalars(select(FeedbackList).where(
+                FeedbackList.list_id.in_(list_ids)))}
 
 
 def _ratings_section(session: Session, consultation_ids: list[int]) -> dict[int, dict]:
-    """Residents' ratings and the evaluation aggregates (D26–D27) of each consultation, by
-    consultation id: helper "eval" (app/evaluation/) fills this at merge — aggregates only
-    (count, average per phase and kind; no rater, no comment author). Until then none."""
-    return {}
+    """The evaluations of each consultation (D26–D27), by consultation id (two statements):
+    counts and means per kind and phase and overall, and whether it is a model case (典型案例).
+    Aggregates only: no rater, no comment."""
+    from ..evaluation.models import ModelCase
+    from ..evaluation.services import breakdown, overall, tallies
+
+    if not consultation_ids:
+        return {}
+    by = tallies(session, consultation_ids)
+    cases = dict(session.execute(select(ModelCase.consultation_id, ModelCase.reason).where(
+        ModelCase.consultation_id.in_(consultation_ids))).all())
+    return {cid: {"is_model_case": cid in cases, "model_case_reason": cases.get(cid),
+                  "overall": overall(by.get(cid, {})).as_dict(),
+                  "by_kind": breakdown(by.get(cid, {}))}
+            for cid in consultation_ids}
 
 
 # --- the page -----------------------------------------------------------------------------------

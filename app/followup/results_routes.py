@@ -3,7 +3,7 @@ by results.topic_results; this declares its answer for the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from flask import Blueprint
 from pydantic import BaseModel, Field
@@ -132,6 +132,37 @@ class ResultsItem(BaseModel):
     handling: ResultsHandling | None
 
 
+class ResultsFeedback(BaseModel):
+    compiled_on: date | None = Field(description="结果反馈清单形成日期（D21）")
+    summary: str
+    item_count: int
+    adopted_count: int
+    partly_count: int
+    not_adopted_count: int
+    done_count: int
+    on_time_count: int
+
+
+class ResultsTally(BaseModel):
+    count: int
+    outcome_mean: float | None = Field(description="结果评分均值（1–5）")
+    process_mean: float | None = Field(description="过程评分均值（1–5）")
+
+
+class ResultsTallyByKind(ResultsTally):
+    kind: str
+    kind_label: str
+    phase: str
+    phase_label: str
+
+
+class ResultsRatings(BaseModel):
+    is_model_case: bool = Field(description="是否为典型案例")
+    model_case_reason: str | None
+    overall: ResultsTally
+    by_kind: list[ResultsTallyByKind] = Field(description="四类评价 × 会后 / 反馈后（D27），不含评价人")
+
+
 class ResultsConsultation(BaseModel):
     id: int
     held_on: date | None
@@ -141,8 +172,8 @@ class ResultsConsultation(BaseModel):
     attendee_count: int
     list_routed_on: date | None
     items: list[ResultsItem]
-    feedback: dict[str, Any] | None = Field(description="结果反馈清单（D21）")
-    ratings: dict[str, Any] | None = Field(description="群众评价等（D26–D27）")
+    feedback: ResultsFeedback | None = Field(description="结果反馈清单（D21），形成前为空")
+    ratings: ResultsRatings | None = Field(description="评价汇总（D26–D27）与典型案例")
 
 
 class ResultsSummary(BaseModel):

@@ -265,7 +265,7 @@ def test_statement_count_does_not_grow_with_items_or_events(app, client, world):
     assert len(r["consultations"]) == 2 and len(r["consultations"][1]["items"]) == 9
     big = count_statements(engine, lambda: client.get(url))
     assert small == big
-    assert big <= 11, big
+    assert big <= 14, big  # 11 for the chain, 1 for feedback lists, 2 for evaluations
 
 
 def test_the_suggestion_detail_links_to_the_results_once_they_are_public(app, client, world):
@@ -303,3 +303,53 @@ def test_every_follow_through_notice_link_opens_a_registered_page_with_its_query
             assert query == f"{key}=7"
             script = (root / (page + ".js")).read_text()
             assert re.search(rf"idFrom\((query|options)\)|\b(query|options)\.{key}\b", script), page
+
+
+def _finish(app, world, chain) -> None:
+    """Item 1 completed through the one settling path (tracks.settle compiles the feedback
+    list, D21), then ratings of two residents and a member, and a model case."""
+    from app.evaluation.models import Evaluation, EvaluationKind, ModelCase, Phase
+    from app.followup import tracks
+
+    item = chain["item_ids"][1]
+    with committed_session(app) as s:
+        task = s.scalar(select(HandlingTask).where(HandlingTask.item_id == item))
+        task.state, task.percent = TaskState.completed, 100
+        task.completed_on, task.completed_at = date(2026, 11, 20), utcnow()
+        task.result_text = "新开通往县城的公交线路一条"
+        tracks.settle(s, tracks.track_for_update(s, item), ItemState.done)
+        p, cid = world["people"], chain["consultation_id"]
+        for pid, kind, phase, outcome, process in [
+                (p["resident"], EvaluationKind.resident, Phase.after_feedback, 5, 4),
+                (p["resident2"], EvaluationKind.resident, Phase.after_feedback, 4, 4),
+                (p["member"], EvaluationKind.member, Phase.after_meeting, 3, 5)]:
+            s.add(Evaluation(consultation_id=cid, phase=phase, kind=kind, author_id=pid,
+                             outcome_score=outcome, process_score=process,
+                             comment="张居民说路修得好"))
+        s.add(ModelCase(consultation_id=cid, reason="群众全程参与、逐条办结",
+                        marked_by_id=p["county_staff"]))
+
+
+def test_the_feedback_list_and_the_ratings_are_on_the_public_page(app, client, world):
+    chain = _chain(app, world)
+    before = client.get(f"/api/topics/{chain['topic_id']}/results").json["consultations"][0]
+    assert before["feedback"] is None
+    assert before["ratings"]["overall"]["count"] == 0 and before["ratings"]["is_model_case"] is False
+    _finish(app, world, chain)
+    data = client.get(f"/api/topics/{chain['topic_id']}/results").json
+    assert data["stage"] == "done"
+    [cons] = data["consultations"]
+    fb = cons["feedback"]
+    assert fb["compiled_on"] and fb["summary"] == "共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结2条"
+    assert (fb["item_count"], fb["adopted_count"], fb["partly_count"], fb["not_adopted_count"],
+            fb["done_count"]) == (3, 2, 0, 1, 2)
+    ratings = cons["ratings"]
+    assert ratings["is_model_case"] is True and ratings["model_case_reason"] == "群众全程参与、逐条办结"
+    assert ratings["overall"] == {"count": 3, "outcome_mean": 4.0, "process_mean": 4.33}
+    residents = {(r["kind"], r["phase"]): r for r in ratings["by_kind"]}
+    assert residents["resident", "after_feedback"] == {
+        **residents["resident", "after_feedback"], "count": 2, "outcome_mean": 4.5,
+        "process_mean": 4.0, "kind_label": "群众评价", "phase_label": "反馈后评价"}
+    assert residents["resident", "after_meeting"]["count"] == 0
+    text = json.dumps(data, ensure_ascii=False)
+    assert "张居民" not in text and "路修得好" not in text  # no rater, no comment
