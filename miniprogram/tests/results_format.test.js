@@ -1,18 +1,10 @@
 // utils/results_format.js: the feedback list and the evaluations of each consultation on the
 // public results page (app/followup/results.py _feedback_section / _ratings_section).
 const { resultsView } = require('../utils/results_format')
+const { kindRows: byKind } = require('./helpers/ratings')
 
 function tally(count, outcome_mean, process_mean) {
   return { count, outcome_mean, process_mean }
-}
-function byKind(rows = {}) {
-  const out = []
-  for (const [kind, kind_label] of [['party_government', '党政点评'], ['member', '委员评议'], ['resident', '群众评价'], ['organiser', '组织者评析']]) {
-    for (const [phase, phase_label] of [['after_meeting', '会后评价'], ['after_feedback', '反馈后评价']]) {
-      out.push({ kind, kind_label, phase, phase_label, ...(rows[`${kind}/${phase}`] || tally(0, null, null)) })
-    }
-  }
-  return out
 }
 const FEEDBACK = {
   compiled_on: '2026-10-20', summary: '共3条意见，采纳1条、部分采纳1条、不予采纳1条，已办结2条',

@@ -2,11 +2,8 @@
 // TopicResults) shaped for pages/results: dates in Chinese, one line per fact, large text.
 // Per consultation also its feedback list (D21) and its evaluations (D26–D27, model case).
 
-/** '2026-10-19' → '2026年10月19日' ('' when missing). */
-function dateText(iso) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '')
-  return m ? `${Number(m[1])}年${Number(m[2])}月${Number(m[3])}日` : ''
-}
+// '2026-10-19' → '2026年10月19日' ('' when missing).
+const { dateText } = require('./format')
 
 function percentOf(value) {
   const n = Number(value)

@@ -1,6 +1,7 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
 const { installWx, fakeServer, errorBody, renderPage, textOf, byClass } = require('../helpers/wx')
+const { kindRows } = require('../helpers/ratings')
 
 // Shaped like app/followup/results_routes.py TopicResults.
 const STAGES = [['open', '征集中'], ['topic', '已立题'], ['consulted', '已协商'], ['handling', '办理中'], ['done', '已办结']]
@@ -206,15 +207,6 @@ test('an item escalated and awaiting the next level shows why it went up (D22)',
 })
 
 // app/followup/results.py _feedback_section / _ratings_section (ResultsFeedback, ResultsRatings).
-function kindRows(rows = {}) {
-  const out = []
-  for (const [kind, kind_label] of [['party_government', '党政点评'], ['member', '委员评议'], ['resident', '群众评价'], ['organiser', '组织者评析']]) {
-    for (const [phase, phase_label] of [['after_meeting', '会后评价'], ['after_feedback', '反馈后评价']]) {
-      out.push({ kind, kind_label, phase, phase_label, count: 0, outcome_mean: null, process_mean: null, ...(rows[`${kind}/${phase}`] || {}) })
-    }
-  }
-  return out
-}
 const FEEDBACK = {
   compiled_on: '2026-10-20', summary: '共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结3条',
   item_count: 3, adopted_count: 2, partly_count: 0, not_adopted_count: 1, done_count: 3, on_time_count: 2,
