@@ -1,11 +1,9 @@
 // The public results of a topic (GET /api/topics/<id>/results, app/followup/results_routes.py
 // TopicResults) shaped for pages/results: dates in Chinese, one line per fact, large text.
+// Per consultation also its feedback list (D21) and its evaluations (D26–D27, model case).
 
-/** '2026-10-19' → '2026年10月19日' ('' when missing). */
-function dateText(iso) {
-  const m = /^(\d{4})-(\d{2})-(\d{2})/.exec(iso || '')
-  return m ? `${Number(m[1])}年${Number(m[2])}月${Number(m[3])}日` : ''
-}
+// '2026-10-19' → '2026年10月19日' ('' when missing).
+const { dateText } = require('./format')
 
 function percentOf(value) {
   const n = Number(value)
@@ -65,13 +63,56 @@ function itemView(item) {
   }
 }
 
+// D21: the feedback list of the consultation's opinion list, once produced.
+function feedbackView(f) {
+  if (!f) return null
+  return {
+    compiled: f.compiled_on ? `${dateText(f.compiled_on)}形成结果反馈清单` : '结果反馈清单已形成',
+    summary: f.summary || '',
+  }
+}
+
+const NOBODY = '还没有人评价'
+
+function meanText(value) {
+  return value === null || value === undefined ? '' : Number(value).toFixed(1)
+}
+
+/** {count, outcome_mean, process_mean} → '结果 4.5 分 · 过程 4.0 分（3 人评价）' ('' when nobody). */
+function tallyText(t) {
+  if (!t || !t.count) return ''
+  const parts = []
+  if (meanText(t.outcome_mean)) parts.push(`结果 ${meanText(t.outcome_mean)} 分`)
+  if (meanText(t.process_mean)) parts.push(`过程 ${meanText(t.process_mean)} 分`)
+  return `${parts.join(' · ')}（${t.count} 人评价）`
+}
+
+// D26–D27: the overall means, the residents' ratings phase by phase, and the model case (D34).
+function ratingsView(r) {
+  const ratings = r || {}
+  const overall = tallyText(ratings.overall)
+  const resident = (ratings.by_kind || [])
+    .filter(k => k.kind === 'resident' && k.count)
+    .map(k => `${k.kind_label}（${k.phase_label}）：${tallyText(k)}`)
+  const isModelCase = ratings.is_model_case === true
+  return {
+    overall: overall ? `总体评价：${overall}` : NOBODY,
+    resident: resident.length ? resident : [`群众评价：${NOBODY}`],
+    isModelCase,
+    modelCase: isModelCase && ratings.model_case_reason ? `入选理由：${ratings.model_case_reason}` : '',
+  }
+}
+
 function consultationView(c) {
   const groups = (c.attendance || []).map(g => `${g.group_label} ${g.count} 人`).join('、')
   return {
     id: c.id,
     line: [dateText(c.held_on), c.place_kind_label, c.attendee_count ? `参加 ${c.attendee_count} 人：${groups}` : '']
       .filter(Boolean).join(' '),
+    heading: c.held_on ? `${dateText(c.held_on)}的协商` : '本次协商',
     items: (c.items || []).map(itemView),
+    feedback: feedbackView(c.feedback),
+    ratings: ratingsView(c.ratings),
   }
 }
 
@@ -103,9 +144,11 @@ function resultsView(body) {
       done: r.completed_on ? `${dateText(r.completed_on)}完成` : '进行中',
     })),
     consultations,
+    many: consultations.length > 1,
+    feedbacks: consultations.filter(c => c.feedback),
     items: consultations.reduce((all, c) => all.concat(c.items), []),
     summary: summaryText(body.summary),
   }
 }
 
-module.exports = { resultsView, dateText }
+module.exports = { resultsView, dateText, tallyText }

@@ -93,4 +93,4 @@ function uploadDocument(options) {
   return uploadPhoto({ ...options, path: DOCUMENT_PATH })
 }
 
-module.exports = { uploadPhoto, uploadDocument, UPLOAD_PATH, DOCUMENT_PATH }
+module.exports = { uploadPhoto, uploadDocument, parseBody, UPLOAD_PATH, DOCUMENT_PATH }

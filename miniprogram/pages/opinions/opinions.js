@@ -6,12 +6,18 @@
 // until it succeeds); afterwards the list is read-only and the routings are shown (body_name,
 // scope_label, state_label; a copy nobody can read shows its blocked_reason, e.g. 无人接收). No list yet (404 opinion_list_not_found) starts with an empty line.
 // ?routing=<id> (a reviewer's notice) opens pages/item-decide for that received copy.
+// D21: once a routed list's items are all settled, GET …/feedback-list answers 200 and a
+// 结果反馈清单 card shows its summary with 下载 Word / 下载 Excel (utils/download.js: the file is
+// downloaded with the token and opened, forwardable). 404 feedback_list_not_found: no card. The
+// feedback notice brings handlers and upper-level reviewers here too, who may read the feedback
+// list but not the opinion list (404): they see the card alone.
 const { request } = require('../../utils/request')
 const { actionKey } = require('../../utils/idempotency')
 const { formatTime } = require('../../utils/format')
 const { GROUP_LABELS } = require('../../utils/meetings_format')
 const { confirmModal } = require('../../utils/modal')
 const { idFrom } = require('../../utils/query')
+const { openFile } = require('../../utils/download')
 
 const INVALID_ID = '会议链接无效，请从会议页面重新打开'
 const TEXT_MAX = 2000 // app/consultations/schemas.py OpinionItemIn
@@ -35,6 +41,18 @@ let itemSeq = 0
 function itemLine(text = '', groupIndex = 0, scopeIndex = 0) {
   itemSeq += 1
   return { key: `o${itemSeq}`, text, groupIndex, scopeIndex }
+}
+
+// FeedbackListOut (app/followup/feedback_routes.py) → the card.
+function feedbackView(body, id) {
+  const base = `/api/consultations/${id}/feedback-list`
+  return {
+    title: body.title || '结果反馈清单',
+    summary: body.summary || '',
+    timeText: body.compiled_at ? `${formatTime(body.compiled_at)} 形成` : '',
+    wordUrl: body.word_url || `${base}.docx`,
+    excelUrl: body.excel_url || `${base}.xlsx`,
+  }
 }
 
 function routingView(r) {
@@ -61,6 +79,9 @@ Component({
     items: [],
     readItems: [],
     routings: [],
+    feedback: null,
+    feedbackError: '',
+    feedbackOnly: false,
     groups: GROUPS,
     scopes: SCOPES,
     dirty: false,
@@ -71,6 +92,7 @@ Component({
     saveError: '',
     routing: false,
     routeError: '',
+    downloading: false,
   },
 
   methods: {
@@ -97,16 +119,61 @@ Component({
 
     async load() {
       this.setData({ loading: true, error: '' })
+      let body = null
+      let listError = null
       try {
-        this.apply(await request({ path: `/api/consultations/${this.data.id}/opinions`, showError: false }))
+        body = await request({ path: `/api/consultations/${this.data.id}/opinions`, showError: false })
       } catch (err) {
-        if (err.code === 'opinion_list_not_found') {
-          this.setData({ items: [itemLine()], saved: false, dirty: false })
-        } else {
-          this.setData({ error: err.message })
-        }
+        listError = err
+      }
+      if (body) {
+        this.apply(body)
+      } else if (listError.code === 'opinion_list_not_found') {
+        this.setData({ items: [itemLine()], saved: false, dirty: false })
+      }
+      // Only a routed list can have a feedback list (D21); a 404 may be someone who reads
+      // only the feedback list (a handler, an upper-level reviewer).
+      const routed = body && body.state === 'routed'
+      const hidden = listError && listError.status === 404 && listError.code !== 'opinion_list_not_found'
+      const feedback = routed || hidden ? await this.loadFeedback() : { feedback: null, feedbackError: '' }
+      const unreadable = Boolean(listError) && listError.code !== 'opinion_list_not_found'
+      this.setData({
+        ...feedback,
+        feedbackOnly: unreadable && Boolean(feedback.feedback),
+        error: unreadable && !feedback.feedback ? listError.message : '',
+        loading: false,
+      })
+    },
+
+    /** GET …/feedback-list: the card, nothing (404: not compiled yet, or not for this person),
+     *  or a quiet line when it could not be read. */
+    async loadFeedback() {
+      try {
+        const body = await request({ path: `/api/consultations/${this.data.id}/feedback-list`, showError: false })
+        return { feedback: feedbackView(body, this.data.id), feedbackError: '' }
+      } catch (err) {
+        return { feedback: null, feedbackError: err.status === 404 ? '' : `结果反馈清单暂时无法读取：${err.message}` }
+      }
+    },
+
+    onDownloadWord() {
+      return this.download('wordUrl', 'docx')
+    },
+
+    onDownloadExcel() {
+      return this.download('excelUrl', 'xlsx')
+    },
+
+    async download(field, fileType) {
+      const f = this.data.feedback
+      if (!f || this.data.downloading) return
+      this.setData({ downloading: true })
+      try {
+        await openFile({ path: f[field], fileType, name: f.title })
+      } catch (err) {
+        // openFile has shown the message
       } finally {
-        this.setData({ loading: false })
+        this.setData({ downloading: false })
       }
     },
 

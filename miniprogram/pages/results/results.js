@@ -1,7 +1,9 @@
 // The public results of one topic (query id): what became of it, for anyone — the suggestions
 // it came from, approval, research, the consultation, then every opinion item as a card with
 // its decision (D19, D22 escalation trail, D23 explanation) and the handling department's
-// progress bar, plan, events and result (D20, D21). GET /api/topics/<id>/results is public:
+// progress bar, plan, events and result (D20, D21); then the feedback list (D21) and the
+// evaluations with the model case badge (D26–D27), and a 我要评价 button per held consultation
+// that opens pages/rate. GET /api/topics/<id>/results is public:
 // names are masked and phone numbers blanked by the server. Shareable (onShareAppMessage).
 const { request } = require('../../utils/request')
 const { idFrom } = require('../../utils/query')
@@ -49,6 +51,11 @@ Component({
 
     onOpenSuggestion(event) {
       wx.navigateTo({ url: `/pages/suggestion/suggestion?id=${event.currentTarget.dataset.id}` })
+    },
+
+    // D27: the rate page itself checks who may rate and shows the server's refusal.
+    onRate(event) {
+      wx.navigateTo({ url: `/pages/rate/rate?id=${event.currentTarget.dataset.id}` })
     },
 
     // The share card: residents pass the results on to neighbours in their chat groups.

@@ -189,11 +189,63 @@ function fakeUploads(handler) {
   return { calls, spy }
 }
 
+/** wx.downloadFile routed to handler(req) → reply, then wx.openDocument. req is { path, header,
+ *  filePath }; the reply is { status, body } (the body is what the file holds: an error body is
+ *  JSON the page can read back with wx.getFileSystemManager().readFileSync) or { fail: 'timeout' }.
+ *  openFail: 'openDocument:fail …' makes wx.openDocument fail. Downloads are recorded in
+ *  downloads.calls, opened documents in downloads.opened ({ filePath, fileType, showMenu }).
+ *  wx.showLoading / wx.hideLoading are spies. */
+function fakeDownloads(handler, { openFail = null } = {}) {
+  const calls = []
+  const opened = []
+  const files = new Map()
+  const spy = jest.spyOn(wx, 'downloadFile').mockImplementation(opts => {
+    const url = new URL(opts.url)
+    const req = { origin: url.origin, path: url.pathname, header: opts.header || {}, filePath: opts.filePath }
+    calls.push(req)
+    const reply = handler(req) || { status: 404, body: { error: 'not_found', message: '内容不存在或您无权查看' } }
+    setTimeout(() => {
+      if (reply.fail) {
+        opts.fail && opts.fail({ errMsg: `downloadFile:fail ${reply.fail}` })
+      } else {
+        const where = opts.filePath || `wxfile://tmp/download-${calls.length}`
+        files.set(where, typeof reply.body === 'string' ? reply.body : JSON.stringify(reply.body || ''))
+        const res = { statusCode: reply.status || 200, errMsg: 'downloadFile:ok' }
+        if (opts.filePath) res.filePath = where
+        else res.tempFilePath = where
+        opts.success && opts.success(res)
+      }
+      opts.complete && opts.complete()
+    }, reply.delay || 0)
+    return { abort() {}, onProgressUpdate() {} }
+  })
+  const openDocument = jest.spyOn(wx, 'openDocument').mockImplementation(opts => {
+    setTimeout(() => {
+      if (openFail) {
+        opts.fail && opts.fail({ errMsg: openFail })
+      } else {
+        opened.push({ filePath: opts.filePath, fileType: opts.fileType, showMenu: opts.showMenu })
+        opts.success && opts.success({ errMsg: 'openDocument:ok' })
+      }
+      opts.complete && opts.complete()
+    }, 0)
+  })
+  jest.spyOn(wx, 'getFileSystemManager').mockImplementation(() => ({
+    readFileSync(filePath) {
+      if (!files.has(filePath)) throw new Error(`readFileSync:fail no such file ${filePath}`)
+      return files.get(filePath)
+    },
+  }))
+  const showLoading = jest.spyOn(wx, 'showLoading').mockImplementation(() => {})
+  const hideLoading = jest.spyOn(wx, 'hideLoading').mockImplementation(() => {})
+  return { calls, opened, spy, openDocument, showLoading, hideLoading }
+}
+
 function errorBody(error, message) {
   return { error, message, request_id: 'req-test-1' }
 }
 
-module.exports = { installWx, fakeServer, fakeUploads, errorBody }
+module.exports = { installWx, fakeServer, fakeUploads, fakeDownloads, errorBody }
 
 /** Render a page loaded once per file with simulate.load, attached so it has a DOM. */
 function renderPage(simulate, componentId) {

@@ -1,6 +1,6 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
-const { installWx, fakeServer, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
+const { installWx, fakeServer, fakeDownloads, errorBody, renderPage, textOf, byClass, waitFor } = require('../helpers/wx')
 
 const LOGGED_IN = { 'auth.token': 'tok-1', 'auth.expires_at': '2099-01-01T00:00:00Z' }
 const KEY_RE = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
@@ -266,4 +266,107 @@ test('a reviewer\'s notice link (?routing=<id>) goes to the item-decide page wit
   await page.instance.onLoad({ routing: '12' })
   expect(env.redirectTo).toHaveBeenCalledWith({ url: '/pages/item-decide/item-decide?routing=12' })
   expect(server.calls).toEqual([])
+})
+
+// --- the feedback list (D21), app/followup/feedback_routes.py FeedbackListOut ------------------------
+
+const FEEDBACK_LIST = '/api/consultations/5/feedback-list'
+const FEEDBACK = {
+  consultation_id: 5, topic_id: 7, title: '关于“老旧小区加装电梯”的结果反馈清单', platform_name: '前进镇协商议事室',
+  held_on: '2026年12月10日', compiled_at: '2027-01-20T02:30:00Z',
+  summary: '共2条意见，采纳1条、部分采纳0条、不予采纳1条，已办结1条',
+  items_count: 2, adopted: 1, partly: 0, not_adopted: 1, done: 1, on_time: 1, items: [],
+  word_url: `${FEEDBACK_LIST}.docx`, excel_url: `${FEEDBACK_LIST}.xlsx`, results_page: '/pages/results/results?id=7',
+}
+function feedbackServer({ list = { status: 200, body: ROUTED }, feedback = { status: 200, body: FEEDBACK } } = {}) {
+  return fakeServer(req => {
+    if (req.method === 'GET' && req.path === OPINIONS) return list
+    if (req.method === 'GET' && req.path === FEEDBACK_LIST) return feedback
+    return undefined
+  })
+}
+
+test('a routed list with its feedback list: a 结果反馈清单 card; 下载 Word / 下载 Excel download and open the files', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  const server = feedbackServer()
+  const files = fakeDownloads(() => ({ status: 200, body: 'PK…' }))
+  const page = renderPage(simulate, pageId)
+  await open(page)
+
+  expect(server.to(FEEDBACK_LIST)).toHaveLength(1)
+  expect(server.to(FEEDBACK_LIST)[0].header.Authorization).toBe('Bearer tok-1')
+  expect(textOf(page.querySelector('.feedback-card .section-title'))).toBe('结果反馈清单')
+  expect(textOf(page.querySelector('.feedback-summary'))).toBe('共2条意见，采纳1条、部分采纳0条、不予采纳1条，已办结1条')
+  expect(textOf(page.querySelector('.feedback-time'))).toBe('2027年1月20日 10:30 形成')
+  expect(byClass(page, 'routing')).toHaveLength(3) // the list and its routings are still there
+
+  tapClass(page, 'feedback-word')
+  await waitFor(() => files.opened.length === 1)
+  tapClass(page, 'feedback-excel')
+  await waitFor(() => files.opened.length === 2)
+  expect(files.calls.map(c => [c.path, c.header.Authorization])).toEqual([
+    [`${FEEDBACK_LIST}.docx`, 'Bearer tok-1'], [`${FEEDBACK_LIST}.xlsx`, 'Bearer tok-1']])
+  expect(files.opened.map(o => [o.fileType, o.showMenu])).toEqual([['docx', true], ['xlsx', true]])
+  expect(files.opened[0].filePath).toMatch(/关于“老旧小区加装电梯”的结果反馈清单\.docx$/)
+  expect(env.toastTitles()).toEqual([])
+})
+
+test('no feedback list yet (404 feedback_list_not_found) shows nothing and is not an error', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  const server = feedbackServer({ feedback: { status: 404, body: errorBody('feedback_list_not_found', '该协商意见尚未全部办结，结果反馈清单尚未形成') } })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(server.to(FEEDBACK_LIST)).toHaveLength(1)
+  expect(page.querySelector('.feedback-card')).toBeFalsy()
+  expect(page.querySelector('.load-error')).toBeFalsy()
+  expect(textOf(page)).not.toContain('尚未形成')
+  expect(env.toastTitles()).toEqual([])
+  expect(byClass(page, 'routing')).toHaveLength(3)
+})
+
+test('a draft asks nothing about a feedback list', async () => {
+  installWx({ storage: LOGGED_IN })
+  const server = feedbackServer({ list: { status: 200, body: DRAFT } })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(server.to(FEEDBACK_LIST)).toHaveLength(0)
+  expect(page.querySelector('.feedback-card')).toBeFalsy()
+})
+
+test('a handler from the feedback notice, who may read the feedback list but not the opinion list, sees the card', async () => {
+  installWx({ storage: LOGGED_IN })
+  feedbackServer({ list: { status: 404, body: errorBody('consultation_not_found', '该协商活动不存在') } })
+  const files = fakeDownloads(() => ({ status: 200, body: 'PK…' }))
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(page.querySelector('.load-error')).toBeFalsy()
+  expect(textOf(page.querySelector('.feedback-title'))).toBe('关于“老旧小区加装电梯”的结果反馈清单')
+  expect(page.querySelector('.save-btn')).toBeFalsy()
+  tapClass(page, 'feedback-excel')
+  await waitFor(() => files.opened.length === 1)
+  expect(files.calls[0].path).toBe(`${FEEDBACK_LIST}.xlsx`)
+})
+
+test('neither list readable: the opinion list\'s error, as before', async () => {
+  installWx({ storage: LOGGED_IN })
+  feedbackServer({
+    list: { status: 404, body: errorBody('consultation_not_found', '该协商活动不存在') },
+    feedback: { status: 404, body: errorBody('consultation_not_found', '该协商活动不存在') },
+  })
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  expect(textOf(page.querySelector('.load-error'))).toBe('该协商活动不存在')
+  expect(page.querySelector('.feedback-card')).toBeFalsy()
+})
+
+test('a refused download shows the server message; the card stays', async () => {
+  const env = installWx({ storage: LOGGED_IN })
+  feedbackServer()
+  fakeDownloads(() => ({ status: 404, body: errorBody('consultation_not_found', '该协商活动不存在') }))
+  const page = renderPage(simulate, pageId)
+  await open(page)
+  tapClass(page, 'feedback-word')
+  await waitFor(() => env.toast.mock.calls.length > 0)
+  expect(env.toastTitles()).toEqual(['该协商活动不存在'])
+  expect(page.querySelector('.feedback-card')).toBeTruthy()
 })

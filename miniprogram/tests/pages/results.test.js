@@ -1,6 +1,7 @@
 const path = require('path')
 const simulate = require('miniprogram-simulate')
 const { installWx, fakeServer, errorBody, renderPage, textOf, byClass } = require('../helpers/wx')
+const { kindRows } = require('../helpers/ratings')
 
 // Shaped like app/followup/results_routes.py TopicResults.
 const STAGES = [['open', '征集中'], ['topic', '已立题'], ['consulted', '已协商'], ['handling', '办理中'], ['done', '已办结']]
@@ -96,7 +97,7 @@ test('shows the whole chain as a timeline: suggestion, topic, research, consulta
   expect(byClass(page, 'stage-step').map(textOf)).toEqual(['征集中', '已立题', '已协商', '办理中', '已办结'])
   expect(byClass(page, 'stage-reached').map(textOf)).toEqual(['征集中', '已立题', '已协商', '办理中'])
   expect(byClass(page, 'section-title').map(textOf)).toEqual(
-    ['居民建议', '议题审定', '调查研究', '协商议事', '意见建议的采纳和办理'])
+    ['居民建议', '议题审定', '调查研究', '协商议事', '意见建议的采纳和办理', '评价'])
   expect(textOf(page.querySelector('.summary'))).toBe('共 3 条意见建议：采纳 2 条，不予采纳 1 条；已办结 1 条，办理中 1 条')
   expect(textOf(page.querySelector('.suggestion-row'))).toBe('村口道路年久失修 提出人：张** 12 人支持')
   expect(textOf(page.querySelector('.approved'))).toBe('2026年9月1日 审定通过（群众出题 · 实事）')
@@ -203,4 +204,74 @@ test('an item escalated and awaiting the next level shows why it went up (D22)',
   expect(textOf(within(card, 'outcome'))).toBe('向上级政协反映')
   expect(byClass(card, 'decision').map(textOf)).toEqual(['东县县委：向上级政协反映 涉及跨县线路，报市级研究'])
   expect(within(card, 'explanation')).toBeFalsy() // said once, in the trail
+})
+
+// app/followup/results.py _feedback_section / _ratings_section (ResultsFeedback, ResultsRatings).
+const FEEDBACK = {
+  compiled_on: '2026-10-20', summary: '共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结3条',
+  item_count: 3, adopted_count: 2, partly_count: 0, not_adopted_count: 1, done_count: 3, on_time_count: 2,
+}
+const RATED = {
+  is_model_case: true, model_case_reason: '群众参与面广，道路当月修好',
+  overall: { count: 3, outcome_mean: 4.5, process_mean: 4 },
+  by_kind: kindRows({
+    'resident/after_feedback': { count: 2, outcome_mean: 4.5, process_mean: 3.5 },
+    'organiser/after_meeting': { count: 1, outcome_mean: 4.5, process_mean: 5 },
+  }),
+}
+
+test('a finished topic shows the feedback list (date, summary) and the evaluations with the model case badge', async () => {
+  installWx()
+  const body = results({ stage: 'done', stage_label: '已办结', stages: stages(4) })
+  body.consultations[0].feedback = FEEDBACK
+  body.consultations[0].ratings = RATED
+  server(body)
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '7' })
+
+  expect(byClass(page, 'section-title').map(textOf)).toEqual(
+    ['居民建议', '议题审定', '调查研究', '协商议事', '意见建议的采纳和办理', '结果反馈', '评价'])
+  expect(textOf(page.querySelector('.feedback-on'))).toBe('2026年10月20日形成结果反馈清单')
+  expect(textOf(page.querySelector('.feedback-summary'))).toBe('共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结3条')
+  expect(textOf(page.querySelector('.model-case-badge'))).toBe('典型案例')
+  expect(textOf(page.querySelector('.model-case-reason'))).toBe('入选理由：群众参与面广，道路当月修好')
+  expect(textOf(page.querySelector('.rating-overall'))).toBe('总体评价：结果 4.5 分 · 过程 4.0 分（3 人评价）')
+  expect(byClass(page, 'rating-resident').map(textOf)).toEqual(['群众评价（反馈后评价）：结果 4.5 分 · 过程 3.5 分（2 人评价）'])
+  expect(page.querySelector('.rating-heading')).toBeFalsy() // one consultation: no date heading
+})
+
+test('before the feedback list: no 结果反馈 section; the evaluation says nobody rated yet; 我要评价 opens the rate page', async () => {
+  const env = installWx()
+  server() // feedback: null, ratings: null
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '7' })
+
+  expect(byClass(page, 'section-title').map(textOf)).not.toContain('结果反馈')
+  expect(page.querySelector('.feedback-summary')).toBeFalsy()
+  expect(page.querySelector('.model-case-badge')).toBeFalsy()
+  expect(textOf(page.querySelector('.rating-overall'))).toBe('还没有人评价')
+  expect(textOf(page.querySelector('.rate-btn'))).toBe('我要评价')
+  page.querySelector('.rate-btn').dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/rate/rate?id=3' })
+})
+
+test('two held consultations: each has its dated evaluation card and its own 我要评价 button', async () => {
+  const env = installWx()
+  const body = results()
+  const first = body.consultations[0]
+  body.consultations = [{ ...first, feedback: FEEDBACK, ratings: RATED },
+    { ...first, id: 9, held_on: '2026-11-02', items: [], feedback: null, ratings: null }]
+  server(body)
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '7' })
+
+  expect(byClass(page, 'rating-heading').map(textOf)).toEqual(['2026年9月20日的协商', '2026年11月2日的协商'])
+  expect(byClass(page, 'feedback-row')).toHaveLength(1)
+  expect(textOf(page.querySelector('.feedback-heading'))).toBe('2026年9月20日的协商')
+  const buttons = page.querySelectorAll('.rate-btn')
+  expect(buttons).toHaveLength(2)
+  buttons[1].dispatchEvent('tap')
+  await simulate.sleep(0)
+  expect(env.navigateTo).toHaveBeenCalledWith({ url: '/pages/rate/rate?id=9' })
 })
