@@ -42,13 +42,9 @@ from .models import (
     OUTCOME_LABELS, SETTLED_STATES, HandlingTask, ItemDecision, ItemState, ItemTrack, Outcome,
     TaskCoHandler, TaskEvent, TaskEventKind,
 )
+from .results import results_link  # the page reads `id`: one link for every notice
 
 NOTICE_KIND = "feedback"
-
-
-def results_link(topic_id: int) -> str:
-    """The public results page of a topic (mini-program, item 7)."""
-    return f"/pages/results/results?topic={topic_id}"
 
 
 def documents_link(consultation_id: int) -> str:

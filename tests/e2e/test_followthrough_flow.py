@@ -330,6 +330,7 @@ def test_from_the_opinion_list_to_the_three_rates(client, app, world, fake_wecha
                        headers=as_(w, "conv_village")))
     assert (fl["items_count"], fl["adopted"], fl["partly"], fl["not_adopted"], fl["done"],
             fl["on_time"]) == (4, 1, 1, 2, 2, 1)
+    assert fl["results_page"] == f"/pages/results/results?id={topic_id}"
     assert fl["compiled_at"].startswith("2026-10-13")
     assert [(i["decision_text"], i["decided_by"], i["lead"], i["on_time"]) for i in fl["items"]] \
         == [("采纳", "东县县政府", "东县住房和城乡建设局", True),
@@ -345,6 +346,8 @@ def test_from_the_opinion_list_to_the_three_rates(client, app, world, fake_wecha
         feedback = [n for n in inbox if n["kind"] == "feedback"]
         assert len(feedback) == 1, (who, inbox)
         assert feedback[0]["title"] == "您关注的议题有了办理结果"
+        # The link opens the results page of the topic: the page reads its `id` (app.json).
+        assert feedback[0]["link"] == f"/pages/results/results?id={topic_id}"
         assert "共4条意见，采纳1条、部分采纳1条、不予采纳2条，已办结2条" in feedback[0]["body"]
     reached = [c.body["touser"] for c in fake_wechat.calls(TEMPLATE_SEND, ok=True)
                if c.body["template_id"] == "sandbox_oa_feedback"]

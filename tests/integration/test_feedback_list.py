@@ -281,7 +281,7 @@ def test_convenor_bodies_departments_and_every_follower_are_told_once(
         assert by[pid].link == f"/pages/opinions/opinions?id={r['consultation_id']}"
         assert by[pid].payload["word_url"].endswith("/feedback-list.docx")
     for pid in followers:
-        assert by[pid].link == f"/pages/results/results?topic={tid}"
+        assert by[pid].link == f"/pages/results/results?id={tid}"
         assert "采纳1条、部分采纳1条、不予采纳1条，已办结2条" in by[pid].body
 
     # Inbox first, then the channels (sandbox: the fake WeChat records every one).
