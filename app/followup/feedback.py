@@ -37,7 +37,7 @@ from ..suggestions.models import Comment, CommentState, Suggestion
 from ..topics.models import Topic
 from ..topics.services import reviewers_of
 from ..workdays import CHINA_TZ
-from .feedback_models import FeedbackList
+from .feedback_models import FeedbackList, summary_text
 from .models import (
     OUTCOME_LABELS, SETTLED_STATES, HandlingTask, ItemDecision, ItemState, ItemTrack, Outcome,
     TaskCoHandler, TaskEvent, TaskEventKind,
@@ -110,11 +110,6 @@ def tally(items: list["FeedbackItem"]) -> dict[str, int]:
             "not_adopted": sum(i.outcome is Outcome.not_adopted for i in items),
             "done": sum(i.state is ItemState.done for i in items),
             "on_time": sum(bool(i.on_time) for i in items)}
-
-
-def summary_text(fl: FeedbackList) -> str:
-    return (f"共{fl.items}条意见，采纳{fl.adopted}条、部分采纳{fl.partly}条、"
-            f"不予采纳{fl.not_adopted}条，已办结{fl.done}条")
 
 
 # --- who is told ------------------------------------------------------------------------------------

@@ -26,3 +26,9 @@ class FeedbackList(Base):
     not_adopted: Mapped[int] = mapped_column(Integer)
     done: Mapped[int] = mapped_column(Integer)
     on_time: Mapped[int] = mapped_column(Integer)
+
+
+def summary_text(fl: FeedbackList) -> str:
+    """The list's figures in one line, as the notices and the public results page say them."""
+    return (f"共{fl.items}条意见，采纳{fl.adopted}条、部分采纳{fl.partly}条、"
+            f"不予采纳{fl.not_adopted}条，已办结{fl.done}条")

@@ -21,9 +21,8 @@ names (bodies only), no research notes and no sensitive findings (D12), no retur
 the approval chain. Free text written by people (items, explanations, progress) passes through
 the public answer's number masking (app/api.py) as well.
 
-Two sections are added at merge by their owners: `_feedback_section` (the feedback list of
-each opinion list, D21 — module app/followup/feedback.py) and `_ratings_section` (residents'
-ratings, D26–D27 — app/evaluation/). They are separate functions called from `topic_results`.
+Each consultation also shows its feedback list's figures (`_feedback_section`, D21, table
+FeedbackList) and its evaluations (`_ratings_section`, D26–D27, app/evaluation): figures only.
 """
 from __future__ import annotations
 
@@ -40,10 +39,12 @@ from ..consultations.models import (
 from ..consultations.rules import GROUP_LABELS, SCOPE_LABELS
 from ..crypto import mask_name
 from ..errors import NotFound
+from ..evaluation.services import breakdown, overall, tallies
 from ..org.models import Body, Person, Platform
 from ..suggestions.models import SUGGESTION_STATE_LABELS, Suggestion, SuggestionState
 from ..topics.models import CATEGORY_LABELS, SOURCE_LABELS, Topic, TopicState
 from ..workdays import CHINA_TZ
+from .feedback_models import FeedbackList, summary_text
 from .models import (
     ITEM_STATE_LABELS, OUTCOME_LABELS, SETTLED_STATES, TASK_EVENT_LABELS, TASK_STATE_LABELS,
     ExtensionRequest, ExtensionState, HandlingTask, ItemDecision, ItemState, ItemTrack, Outcome,
@@ -305,23 +306,29 @@ def _summary(stage: str, consultations: list[dict]) -> dict:
     }
 
 
-# --- sections added at merge ----------------------------------------------------------------------
+# --- feedback and evaluations ----------------------------------------------------------------------------
 # Each takes the ids of the whole page at once and answers {id: section} with one statement (or a
 # fixed few), so the page's statement count stays flat (tests/integration/test_public_results.py).
 
 def _feedback_section(session: Session, list_ids: list[int]) -> dict[int, dict]:
-    """The feedback list (D21) of each routed opinion list that has one, by list id: helper
-    "feedback" (app/followup/feedback.py, table FeedbackList) fills this at merge — its public
-    fields (date produced, per-item result lines; no names) — and widens ResultsConsultation.
-    feedback in results_routes.py to its model. Until then no list has one."""
-    return {}
+    """The feedback list (D21) of each routed opinion list that has one, by list id: the date it
+    was compiled and its figures (no names; the documents themselves are for the officials)."""
+    if not list_ids:
+        return {}
+    return {fl.list_id: {"compiled_on": _local_date(fl.compiled_at), "items": fl.items,
+                         "adopted": fl.adopted, "partly": fl.partly,
+                         "not_adopted": fl.not_adopted, "done": fl.done, "on_time": fl.on_time,
+                         "summary": summary_text(fl)}
+            for fl in session.scalars(select(FeedbackList)
+                                      .where(FeedbackList.list_id.in_(list_ids)))}
 
 
 def _ratings_section(session: Session, consultation_ids: list[int]) -> dict[int, dict]:
-    """Residents' ratings and the evaluation aggregates (D26–D27) of each consultation, by
-    consultation id: helper "eval" (app/evaluation/) fills this at merge — aggregates only
-    (count, average per phase and kind; no rater, no comment author). Until then none."""
-    return {}
+    """The evaluations (D26–D27) of each consultation that has any, by consultation id: count
+    and means per kind and phase, and overall — as GET /api/consultations/<id>/evaluations, with
+    no rater and no comment (one statement for the page)."""
+    return {cid: {"by_kind": breakdown(by), "overall": overall(by).as_dict()}
+            for cid, by in tallies(session, consultation_ids).items()}
 
 
 # --- the page -----------------------------------------------------------------------------------

@@ -3,13 +3,14 @@ by results.topic_results; this declares its answer for the OpenAPI document."""
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Literal
 
 from flask import Blueprint
 from pydantic import BaseModel, Field
 
 from ..api import endpoint
 from ..db import get_session
+from ..evaluation.schemas import Figures, KindPhaseFigures
 from . import results
 
 bp = Blueprint("topic_results", __name__, url_prefix="/api")
@@ -132,6 +133,22 @@ class ResultsItem(BaseModel):
     handling: ResultsHandling | None
 
 
+class ResultsFeedback(BaseModel):
+    compiled_on: date = Field(description="结果反馈清单形成日期")
+    items: int
+    adopted: int
+    partly: int
+    not_adopted: int
+    done: int = Field(description="已办结的条数")
+    on_time: int = Field(description="按期办结的条数（含批准的延期）")
+    summary: str
+
+
+class ConsultationRatings(BaseModel):
+    by_kind: list[KindPhaseFigures] = Field(description="每类评价每个阶段的条数和均分")
+    overall: Figures
+
+
 class ResultsConsultation(BaseModel):
     id: int
     held_on: date | None
@@ -141,8 +158,8 @@ class ResultsConsultation(BaseModel):
     attendee_count: int
     list_routed_on: date | None
     items: list[ResultsItem]
-    feedback: dict[str, Any] | None = Field(description="结果反馈清单（D21）")
-    ratings: dict[str, Any] | None = Field(description="群众评价等（D26–D27）")
+    feedback: ResultsFeedback | None = Field(description="结果反馈清单（D21）；全部意见办结或说明后才有")
+    ratings: ConsultationRatings | None = Field(description="四类评价（D26–D27）的统计；尚无评价时为 null")
 
 
 class ResultsSummary(BaseModel):
