@@ -426,6 +426,13 @@ def test_from_the_opinion_list_to_the_three_rates(client, app, world, fake_wecha
         "handling_count": 0, "done_count": 2, "done_on_time_count": 1}
     text = str(results)
     assert "郑科长" not in text and "张居民" not in text  # no handler or resident by name
+    # The topic's public timeline goes on after approval, to the feedback list.
+    trail = ok(client.get(f"/api/topics/{topic_id}/timeline"))["items"]
+    kinds = [e["kind"] for e in trail]
+    assert kinds[kinds.index("approved") + 1:] == [
+        "consultation_held", "list_routed"] + ["item_decided"] * 5 + ["item_assigned"] * 2 + [
+        "feedback"]
+    assert "办理期限 2026年10月10日" in trail[-2]["text"]
     tab = ok(client.get("/api/suggestions?stage=done"))["items"]
     assert [(x["id"], x["stage"], x["stage_label"], x["topic_id"]) for x in tab] == [
         (story.sid, "done", "已办结", topic_id)]
