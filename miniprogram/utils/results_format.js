@@ -65,12 +65,34 @@ function itemView(item) {
   }
 }
 
+// D21: the feedback list's figures, once every item is settled.
+function feedbackText(f) {
+  if (!f) return ''
+  return `${dateText(f.compiled_on)}形成结果反馈清单：${f.summary}`
+    + (f.done ? `，其中按期办结${f.on_time}条` : '')
+}
+
+// D27: each kind and phase that has evaluations, then all of them (averages only, no names).
+function ratingLines(r) {
+  if (!r) return []
+  const lines = (r.by_kind || []).filter(g => g.count > 0).map(g => ({
+    key: `${g.kind}-${g.phase}`,
+    text: `${g.kind_label}（${g.phase_label}）${g.count} 条：结果 ${g.outcome_mean} 分，过程 ${g.process_mean} 分`,
+  }))
+  if (r.overall && r.overall.count) {
+    lines.push({ key: 'overall', text: `共 ${r.overall.count} 条评价：结果平均 ${r.overall.outcome_mean} 分，过程平均 ${r.overall.process_mean} 分` })
+  }
+  return lines
+}
+
 function consultationView(c) {
   const groups = (c.attendance || []).map(g => `${g.group_label} ${g.count} 人`).join('、')
   return {
     id: c.id,
     line: [dateText(c.held_on), c.place_kind_label, c.attendee_count ? `参加 ${c.attendee_count} 人：${groups}` : '']
       .filter(Boolean).join(' '),
+    feedback: feedbackText(c.feedback),
+    ratings: ratingLines(c.ratings),
     items: (c.items || []).map(itemView),
   }
 }

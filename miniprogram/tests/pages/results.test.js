@@ -204,3 +204,39 @@ test('an item escalated and awaiting the next level shows why it went up (D22)',
   expect(byClass(card, 'decision').map(textOf)).toEqual(['东县县委：向上级政协反映 涉及跨县线路，报市级研究'])
   expect(within(card, 'explanation')).toBeFalsy() // said once, in the trail
 })
+
+test('a finished consultation shows its feedback list and the evaluations (D21, D27), figures only', async () => {
+  installWx()
+  const figures = (kind, label, phase, count, o, p) => ({
+    kind, kind_label: label, phase, phase_label: phase === 'after_meeting' ? '会后评价' : '反馈后评价',
+    count, outcome_mean: o, process_mean: p })
+  const body = results()
+  body.consultations[0].feedback = {
+    compiled_on: '2026-10-13', items: 3, adopted: 2, partly: 0, not_adopted: 1, done: 2, on_time: 2,
+    summary: '共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结2条' }
+  body.consultations[0].ratings = {
+    by_kind: [
+      figures('party_government', '党政点评', 'after_feedback', 1, 5, 4),
+      figures('resident', '群众评价', 'after_meeting', 0, null, null),
+      figures('resident', '群众评价', 'after_feedback', 2, 4.5, 4),
+    ],
+    overall: { count: 3, outcome_mean: 4.67, process_mean: 4 },
+  }
+  server(body)
+  const page = renderPage(simulate, pageId)
+  await page.instance.onLoad({ id: '7' })
+  expect(textOf(page.querySelector('.feedback-line'))).toBe(
+    '2026年10月13日形成结果反馈清单：共3条意见，采纳2条、部分采纳0条、不予采纳1条，已办结2条，其中按期办结2条')
+  expect(byClass(page, 'rating-line').map(textOf)).toEqual([
+    '党政点评（反馈后评价）1 条：结果 5 分，过程 4 分',
+    '群众评价（反馈后评价）2 条：结果 4.5 分，过程 4 分',
+    '共 3 条评价：结果平均 4.67 分，过程平均 4 分',
+  ])
+
+  // Before the feedback list and without evaluations: no such lines.
+  server()
+  const before = renderPage(simulate, pageId)
+  await before.instance.onLoad({ id: '7' })
+  expect(before.querySelector('.feedback-line')).toBeFalsy()
+  expect(before.querySelector('.rating-line')).toBeFalsy()
+})
