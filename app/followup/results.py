@@ -306,7 +306,7 @@ def _summary(stage: str, consultations: list[dict]) -> dict:
     }
 
 
-# --- feedback and evaluations ----------------------------------------------------------------------------
+# --- feedback and evaluations --------------------------------------------------------------------
 # Each takes the ids of the whole page at once and answers {id: section} with one statement (or a
 # fixed few), so the page's statement count stays flat (tests/integration/test_public_results.py).
 

@@ -24,10 +24,9 @@ from openpyxl import load_workbook
 
 from app.notify.dispatcher import dispatch_once
 from app.org.models import Person, WechatApp, WechatIdentity
-from app.topics import services as topic_services
 from app.workdays import CHINA_TZ
 
-from .. import consult_world, handling_world
+from .. import handling_world
 from ..consult_world import approve_topic, as_
 from ..helpers import bearer, committed_session
 from ..integration.test_auth_phone import login as wx_login
@@ -109,13 +108,13 @@ def the_topic(client, app, w) -> tuple[int, int]:
     """A resident proposes on the village room; a neighbour votes, a passer-by comments; the
     convenor takes it up as a topic, which is approved along D8. (suggestion id, topic id)"""
     with on(date(2026, 9, 1)):
-        sid = ok(client.post(f"/api/platforms/{w['rooms']['village']}/suggestions",
+        sug = ok(client.post(f"/api/platforms/{w['rooms']['village']}/suggestions",
                              headers=as_(w, "resident"), json={
                                  "title": "前进村危旧房屋和出行问题", "category": "livelihood",
                                  "description": "村里几处老房子墙体开裂，去县城的公交车太少。"}),
                  201)
-        assert sid["state"] == "open", sid
-        sid = sid["id"]
+        assert sug["state"] == "open", sug  # passed the content check (the fake WeChat)
+        sid = sug["id"]
         ok(client.post(f"/api/suggestions/{sid}/vote", headers=as_(w, "resident2")), 201)
         ok(client.post(f"/api/suggestions/{sid}/comments", headers=as_(w, "outsider"),
                        json={"body": "赞成，公交车一天只有两班"}), 201)
@@ -124,11 +123,11 @@ def the_topic(client, app, w) -> tuple[int, int]:
             f"/api/platforms/{w['rooms']['village']}/topics/from-suggestions",
             headers=as_(w, "conv_village"), json={"suggestion_ids": [sid]}), 201)["topic"]
         ok(client.post(f"/api/topics/{topic['id']}/submit", headers=as_(w, "conv_village")))
+        # The D8 chain by its reviewers, through the real service (over HTTP in
+        # tests/e2e/test_topic_approval.py).
         with committed_session(app) as s:
-            reviewers = {}
-            for key, pid in w["people"].items():
-                if key.startswith("rev_"):
-                    reviewers[w["bodies"][key[4:]]] = s.get(Person, pid)
+            reviewers = {w["bodies"][key[4:]]: s.get(Person, pid)
+                         for key, pid in w["people"].items() if key.startswith("rev_")}
             approve_topic(s, topic["id"], reviewers)
     return sid, topic["id"]
 
