@@ -44,7 +44,8 @@ from .models import (
     ItemTrack, Outcome, TaskCoHandler, TaskEvent, TaskEventKind, TaskState,
 )
 from .handling import handler_ids
-from .links import task_link
+from .feedback import follower_ids
+from .links import results_link, task_link
 from .tracks import settle, track_for_update
 
 EXPLANATION_MAX = 2000
@@ -249,7 +250,7 @@ def _escalate(session: Session, ctx: ItemContext, plan) -> None:
 def _tell_decision(session: Session, ctx: ItemContext, body: Body, decision: ItemDecision,
                    track: ItemTrack) -> None:
     """The public trail (organisation names only) and, D23, the explanation to the residents
-    who follow the topic when the item is not adopted."""
+    who took part when the item is not (fully) adopted."""
     seq, outcome = ctx.item.seq, decision.outcome
     if outcome is Outcome.escalated:
         text = (f"第 {seq} 条意见：{body.name}决定通过政协渠道向"
@@ -259,13 +260,15 @@ def _tell_decision(session: Session, ctx: ItemContext, body: Body, decision: Ite
     if decision.explanation and outcome in NEEDS_EXPLANATION:
         text += f"。说明：{decision.explanation}"
     trail.add_timeline(session, topic_id=ctx.topic.id, kind="item_decided", text=text)
-    if outcome is Outcome.not_adopted:
-        trail.notify_followers(
-            session, topic_id=ctx.topic.id, kind="status_change",
-            subject=f"item:{ctx.item.id}:not_adopted", title="意见研究结果说明",
-            body=f"您关注的“{ctx.topic.title}”协商形成的第 {seq} 条意见经{body.name}研究，"
-                 f"不予采纳。说明：{decision.explanation}",
-            link=f"/pages/topic/topic?id={ctx.topic.id}")
+    if outcome in NEEDS_EXPLANATION:
+        # D23: to everyone who took part in the topic's way here (the people the feedback list
+        # will tell), once per item and outcome; the explanation also stands on the results page.
+        verdict = OUTCOME_LABELS[outcome]
+        fan_out(session, kind="status_change", subject=f"item:{ctx.item.id}:{outcome.value}",
+                recipient_ids=follower_ids(session, ctx.consultation), title="意见研究结果说明",
+                body=f"您关注的“{ctx.topic.title}”协商形成的第 {seq} 条意见经{body.name}研究，"
+                     f"{verdict}。说明：{decision.explanation}",
+                link=results_link(ctx.topic.id))
 
 
 # --- D20: assignment ---------------------------------------------------------------------------------

@@ -410,8 +410,10 @@ def test_from_the_opinion_list_to_the_three_rates(client, app, world, fake_wecha
         (4, "不予采纳", "not_adopted", ["新坝镇党委", "东县县政府"])]
     # The feedback list (D21) and the evaluations (D27) are on the page too: figures only.
     assert c["feedback"] == {
-        "compiled_on": "2026-10-13", "items": 4, "adopted": 1, "partly": 1, "not_adopted": 2,
-        "done": 2, "on_time": 1, "summary": "共4条意见，采纳1条、部分采纳1条、不予采纳2条，已办结2条"}
+        "compiled_on": "2026-10-13", "item_count": 4, "adopted_count": 1, "partly_count": 1,
+        "not_adopted_count": 2, "done_count": 2, "on_time_count": 1,
+        "summary": "共4条意见，采纳1条、部分采纳1条、不予采纳2条，已办结2条"}
+    assert (c["ratings"]["is_model_case"], c["ratings"]["model_case_reason"]) == (False, None)
     assert figures(c["ratings"]["by_kind"]) == expected
     assert c["ratings"]["overall"] == {"count": 4, "outcome_mean": 4.0, "process_mean": 4.25}
     first = c["items"][0]["handling"]

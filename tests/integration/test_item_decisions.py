@@ -119,6 +119,36 @@ def test_not_adopted_settles_the_item_and_tells_the_followers_why(client, app, w
     assert kind == "item_decided" and "不予采纳" in text and WHY in text
 
 
+@pytest.mark.parametrize("outcome", ["partly", "not_adopted"])
+def test_the_explanation_reaches_everyone_who_took_part_and_opens_the_results(
+        client, app, world, outcome):
+    """D23 "residents who disagree receive an explanation": whoever took part in the topic's way
+    here (the feedback list's people: followers, proposers, commenters, attendees) — not only
+    the topic's followers — and for partly adopted items too; the notice opens the public
+    results, where the explanation stands beside the item."""
+    from app.consultations.models import Attendance, CheckInMethod
+    from app.consultations.rules import InviteGroup
+    from app.db import utcnow
+
+    routed = local_list(app, world, "修缮村口道路")
+    iid = routed["item_ids"][0]
+    p = world["people"]
+    with committed_session(app) as s:
+        trail.follow(s, person_id=p["resident"], topic_id=world["topics"]["village"])
+        s.add(Attendance(consultation_id=routed["consultation_id"], person_id=p["stakeholder"],
+                         name="赵店主", group=InviteGroup.stakeholder, method=CheckInMethod.qr,
+                         checked_in_at=utcnow()))
+    assert decide(client, world, "rev_town_pc", iid, outcome, WHY).status_code == 200
+    with committed_session(app) as s:
+        notes = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.kind == "status_change",
+            OutboxMessage.dedupe_key.like(f"%item:{iid}:%")).order_by(OutboxMessage.recipient_id)
+        ).all()
+        assert [n.recipient_id for n in notes] == sorted([p["resident"], p["stakeholder"]])
+        assert all(WHY in n.body and n.link == f"/pages/results/results?id={world['topics']['village']}"
+                   for n in notes)
+
+
 def test_escalating_a_local_item_routes_it_to_the_county_cppcc(client, app, world):
     """D22: a list with no county items gets the county chain for the escalated item: the
     county CPPCC party group reviews (pending, its reviewer asked), the county Party committee
