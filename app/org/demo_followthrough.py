@@ -304,10 +304,10 @@ class _Teller:
         from ..followup.models import Outcome
 
         sewer, parking, demolition, fund = self._items(c)
-        self._decide(40, self.gov_reviewer, sewer, Outcome.adopted)
-        self._decide(40, self.gov_reviewer, parking, Outcome.partly, PARTLY_WHY)
         self._decide(41, self.party_reviewer, demolition, Outcome.not_adopted, NOT_ADOPTED_WHY)
         self._decide(41, self.party_reviewer, fund, Outcome.escalated)
+        self._decide(40, self.gov_reviewer, sewer, Outcome.adopted)
+        self._decide(40, self.gov_reviewer, parking, Outcome.partly, PARTLY_WHY)
         overdue = self._assign(39, sewer, 15)
         later = self._assign(39, parking, 40)
         for task_id, plan in ((overdue, "排查管网现状、完成改造设计，纳入年度城建计划并组织施工招标。"),
@@ -343,10 +343,10 @@ class _Teller:
 
         s = self.s
         paving, lights, gym = self._items(c)
+        self._decide(161, self.party_reviewer, gym, Outcome.not_adopted, GYM_WHY)
         self._decide(160, self.gov_reviewer, paving, Outcome.adopted)
         self._decide(160, self.gov_reviewer, lights, Outcome.partly,
                      "夜间照明年内增设；防滑设施结合明年步道整体改造一并实施，先在坡道处加装。")
-        self._decide(161, self.party_reviewer, gym, Outcome.not_adopted, GYM_WHY)
         first = self._assign(159, paving, 20)
         second = self._assign(159, lights, 30)
         self._start(158, first, "分段施工，先更换主步道破损地砖，再修补支路，施工期间分段封闭。")

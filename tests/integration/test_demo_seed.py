@@ -257,10 +257,10 @@ def test_demo_shows_the_whole_path_on_the_first_town_room(session):
         rows = session.scalar(select(func.count()).select_from(Vote)
                               .where(Vote.suggestion_id == s.id))
         assert s.vote_count == rows > 0
-    topic = session.scalar(select(Topic))
+    topic = session.scalar(select(Topic).order_by(Topic.id))  # the first: demo_activity's
     assert topic.state is TopicState.approved and sugs[0].topic_id == topic.id
-    assert session.scalar(select(ResearchTask)).completed_at is not None
-    c = session.scalar(select(Consultation))
+    assert session.scalar(select(ResearchTask).order_by(ResearchTask.id)).completed_at is not None
+    c = session.scalar(select(Consultation).order_by(Consultation.id))
     assert c.state.value == "scheduled" and c.notice_sent_at is not None
     groups = {i.group.value for i in session.scalars(select(Invitation))}
     assert {"member", "resident", "stakeholder"} <= groups
@@ -499,3 +499,15 @@ def test_demo_follow_through_seed_is_idempotent(session):
     assert all(before)
     assert _seed(session)["created"] == 0
     assert counts() == before
+
+
+@pytest.mark.xfail(strict=True, reason="results.py _feedback_section / _ratings_section are still "
+                   "empty stubs in main (wired at merge by their owners); drop this mark then")
+def test_demo_finished_topic_results_page_shows_feedback_and_ratings(session, client):
+    from app.followup.feedback_models import FeedbackList
+
+    _seed(session)
+    topic_id = session.scalar(select(FeedbackList.topic_id))
+    session.commit()
+    (c,) = client.get(f"/api/topics/{topic_id}/results").json["consultations"]
+    assert c["feedback"] and c["ratings"]
