@@ -429,6 +429,14 @@ def test_demo_topic_in_handling(session):
     assert [s.person_id for s in sup] == [people["member"].person_id]
     note = session.scalar(select(SupervisionNote))
     assert note.person_id == people["member"].person_id and note.item_id == key[0].item_id
+    # ...and what the demo member and the demo county staff see of it.
+    from app.followup.supervision import my_items, overdue_items
+
+    member = session.get(Person, people["member"].person_id)
+    (mine,) = my_items(session, member)
+    assert mine.item_id == key[0].item_id and mine.overdue and mine.notes
+    staff = session.get(Person, people["county_staff"].person_id)
+    assert [v.item_id for v in overdue_items(session, staff)] == [key[0].item_id]
     # Dates are believable: assigned weeks ago, every step after the one before.
     for t in tasks:
         events = session.scalars(select(TaskEvent).where(TaskEvent.task_id == t.id)
@@ -466,6 +474,15 @@ def test_demo_finished_topic_feedback_ratings_model_case(app, session, client):
     residents = [e for e in evals if e.kind is EvaluationKind.resident]
     assert len({e.author_id for e in residents}) >= 3
     assert session.scalar(select(ModelCase)).consultation_id == fl.consultation_id
+    # The demo resident supported the suggestion: told of the results, and may rate (not yet).
+    from app.evaluation.services import my_ratings
+    from app.org.demo_people import find_demo_person
+
+    resident = session.get(Person, find_demo_person(session, "resident").person_id)
+    assert session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.kind == "feedback", OutboxMessage.recipient_id == resident.id).limit(1))
+    mine = my_ratings(session, resident, fl.consultation_id)
+    assert mine["may_rate"] and all(p["is_open"] and p["rating"] is None for p in mine["phases"])
     # The public results page (item 7) shows the whole chain of the finished topic.
     session.commit()
     r = client.get(f"/api/topics/{fl.topic_id}/results")
