@@ -23,6 +23,7 @@ demo._Seeder.run; never commits.
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 
@@ -93,7 +94,6 @@ class _Teller:
 
     def __init__(self, seeder, room) -> None:
         from ..org.services import today_local
-        from .demo_activity import _reviewer_of
         from .demo_people import find_demo_person
 
         self.seeder, self.s, self.room = seeder, seeder.s, room
@@ -110,7 +110,6 @@ class _Teller:
         self.member, self.staff = person("member"), person("county_staff")
         self.party_reviewer, self.gov_reviewer = person("party_reviewer"), person("county_reviewer")
         self.handler, self.demo_resident = person("dept_handler"), person("resident")
-        self.reviewer_of = lambda body_id: _reviewer_of(s, body_id)
         self.residents = [seeder.person(f"activity:resident:{n}", self.town) for n in range(14)]
         self.room_members = list(s.scalars(select(PlatformMember.person_id).where(
             PlatformMember.platform_id == room.id).order_by(PlatformMember.person_id)))
@@ -122,8 +121,17 @@ class _Teller:
         return None not in (self.member, self.staff, self.party_reviewer, self.gov_reviewer,
                             self.handler, self.demo_resident, self.housing)
 
+    @contextlib.contextmanager
     def at(self, days_ago: int, hour: int = 10, minute: int = 0):
-        return story_clock(_day(self.today, days_ago, hour, minute))
+        """Run the block as of that day and hour (China time) of the story."""
+        with story_clock(_day(self.today, days_ago, hour, minute)):
+            yield
+            self.s.flush()  # rows the block left pending get the story's time too
+
+    def reviewer_of(self, body_id: int) -> Person | None:
+        from .demo_activity import _reviewer_of
+
+        return _reviewer_of(self.s, body_id)
 
     # --- from a suggestion to a held meeting ----------------------------------------------------
 
@@ -149,7 +157,6 @@ class _Teller:
         c = self._meeting(story, topic)
         if story.stop != "consulted":
             self._route(c, forward=story.stop in ("handling", "done"))
-        self.s.flush()
         if story.stop == "handling":
             self._handling(c)
         elif story.stop == "done":
@@ -168,7 +175,6 @@ class _Teller:
         self.seeder.created["topics"] += 1
         with self.at(d - 1, 9, 30):
             topics.submit_topic(s, actor=self.convenor, topic_id=topic.id)
-            s.flush()
         if story.held is None:
             return topic  # the town Party committee's step waits for the demo party reviewer
         for k in range(4):
@@ -179,7 +185,6 @@ class _Teller:
             with self.at(d - 2 - k, 11):
                 topics.act_on_step(s, actor=self.reviewer_of(step.body_id), topic_id=topic.id,
                                    step_id=step.id, approve=True, note=None)
-                s.flush()
         return topic
 
     def _meeting(self, story: Story, topic):
@@ -217,8 +222,8 @@ class _Teller:
             meetings.invite(s, actor=self.convenor, consultation_id=c.id, invitees=attendees)
             meetings.send_notices(s, actor=self.convenor, consultation_id=c.id, confirm=True)
         self.seeder.created["consultations"] += 1
-        at = _day(self.today, held, 14, 20)
-        with story_clock(at):
+        at = _day(self.today, held, 14, 20)  # ten minutes before the start (check-in opens)
+        with self.at(held, 14, 20):
             for pid, _ in attendees:
                 checkin.mark_present(s, actor=self.convenor, consultation_id=c.id,
                                      person_id=pid, now=at)
@@ -230,7 +235,6 @@ class _Teller:
                 items=[(text, InviteGroup(group), OpinionScope(scope),
                         self.member.id if group == M else None)
                        for text, group, scope in story.items])
-            s.flush()
         return c
 
     def _route(self, c, *, forward: bool) -> None:
@@ -243,7 +247,6 @@ class _Teller:
         s = self.s
         with self.at(self.held - 2, 9):
             opinions.route_opinion_list(s, actor=self.convenor, consultation_id=c.id)
-            s.flush()
         if not forward:
             return
         list_id = s.scalar(select(OpinionList.id).where(OpinionList.consultation_id == c.id))
@@ -253,7 +256,6 @@ class _Teller:
             with self.at(self.held - 5, 11):
                 opinions.decide(s, actor=self.reviewer_of(row.body_id), routing_id=row.id,
                                 forward=True, note=None)
-                s.flush()
 
     def _items(self, c) -> list[int]:
         from ..consultations.models import OpinionItem, OpinionList
@@ -269,7 +271,6 @@ class _Teller:
 
         with self.at(d, 10):
             decide_item(self.s, actor=actor, item_id=item_id, outcome=outcome, explanation=why)
-            self.s.flush()
 
     def _assign(self, d: int, item_id: int, workdays: int) -> int:
         from ..followup.decisions import assign_item
@@ -278,7 +279,6 @@ class _Teller:
         with self.at(d, 15):
             assign_item(self.s, actor=self.gov_reviewer, item_id=item_id,
                         lead_body_id=self.housing.id, workdays=workdays)
-            self.s.flush()
         return self.s.scalar(select(HandlingTask.id).where(HandlingTask.item_id == item_id))
 
     def _start(self, d: int, task_id: int, plan: str) -> None:
@@ -288,7 +288,6 @@ class _Teller:
             handling.accept(self.s, actor=self.handler, task_id=task_id)
         with self.at(d - 2, 17):
             handling.plan(self.s, actor=self.handler, task_id=task_id, text=plan)
-            self.s.flush()
 
     def _progress(self, d: int, task_id: int, percent: int, text: str) -> None:
         from ..followup import handling
@@ -296,12 +295,11 @@ class _Teller:
         with self.at(d, 16):
             handling.progress(self.s, actor=self.handler, task_id=task_id, percent=percent,
                               text=text)
-            self.s.flush()
 
     def _handling(self, c) -> None:
         """Decided forty days ago; the overdue item is flagged key and supervised (D24)."""
         from ..followup import handling, supervision
-        from ..followup.models import Outcome
+        from ..followup.models import HandlingTask, Outcome
 
         sewer, parking, demolition, fund = self._items(c)
         self._decide(41, self.party_reviewer, demolition, Outcome.not_adopted, NOT_ADOPTED_WHY)
@@ -316,8 +314,6 @@ class _Teller:
         self._progress(20, overdue, 60, "已完成管网排查和改造设计，施工招标因资金拨付延后，正在推进。")
         self._progress(10, later, 30, "已与 2 家单位签订夜间停车开放协议，新浦路临时车位已施划。")
         with self.at(3, 11):
-            from ..followup.models import HandlingTask
-
             due = self.s.get(HandlingTask, later).due_on
             handling.request_extension(self.s, actor=self.handler, task_id=later,
                                        due_on=due + timedelta(days=30),
@@ -330,7 +326,6 @@ class _Teller:
             supervision.add_note(self.s, actor=self.member, item_id=sewer,
                                  text="实地察看了三个小区，管网设计已完成，建议区住建局尽快落实施工"
                                       "资金，雨季前完成主管网改造。")
-            self.s.flush()
 
     def _done(self, c) -> None:
         """Decided and handled months ago; the last item's completion compiles the feedback list
@@ -369,7 +364,6 @@ class _Teller:
         with self.at(118, 16):
             handling.complete(s, actor=self.handler, task_id=second,
                               result="新增路灯 40 盏，坡道加装防滑条 300 米，夜间照明达到标准。")
-            s.flush()
         raters = [(self.party_reviewer, EvaluationKind.party_government, 5, 4,
                    "协商议题贴近群众，意见具体可行，办理及时。"),
                   (self.member, EvaluationKind.member, 4, 5, "程序规范，群众参与度高。"),
@@ -387,7 +381,6 @@ class _Teller:
         with self.at(100, 10):
             mark_model_case(s, actor=self.staff, consultation_id=c.id,
                             reason="从群众建议到办结全程公开，意见采纳率高、办理按期，群众满意。")
-            s.flush()
 
 
 def seed_followthrough(seeder) -> None:
