@@ -93,7 +93,7 @@ class _Teller:
     """Tells the stories on the room, each step as of its day."""
 
     def __init__(self, seeder, room) -> None:
-        from ..org.services import today_local
+        from .services import today_local
         from .demo_people import find_demo_person
 
         self.seeder, self.s, self.room = seeder, seeder.s, room
@@ -163,7 +163,7 @@ class _Teller:
             self._done(c)
 
     def _approve(self, story: Story, suggestion_id: int, d: int):
-        """D7 take-up, then the D8 chain, each step approved two days after the last."""
+        """D7 take-up, submitted the next day, then the D8 chain: a step approved each day."""
         from ..suggestions.takeup import take_up_suggestions
         from ..topics import services as topics
         from ..topics.models import ApprovalStep, StepState
