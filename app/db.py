@@ -6,6 +6,7 @@ once. Outside a request use `session_scope()`.
 from __future__ import annotations
 
 import contextlib
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import Iterator
 
@@ -26,8 +27,29 @@ NAMING = {
 }
 
 
+# The demo city's story (app/org/demo_followthrough.py) is written through the real services as
+# of past days, so every row they stamp (audit, outbox, timeline, tracks) reads as it would have
+# then. Only `story_clock` sets it, for the length of a `with`; None (always, outside the demo
+# seed) is the wall clock.
+_story_now: ContextVar[datetime | None] = ContextVar("story_now", default=None)
+
+
 def utcnow() -> datetime:
-    return datetime.now(timezone.utc)
+    at = _story_now.get()
+    return at if at is not None else datetime.now(timezone.utc)
+
+
+@contextlib.contextmanager
+def story_clock(at: datetime) -> Iterator[None]:
+    """utcnow() (and org.services.today_local) answer `at` inside the block, in this thread or
+    task only. For seeding demo history; never in a request, job or chat handler."""
+    if at.tzinfo is None:
+        raise ValueError("story_clock needs an aware datetime")
+    token = _story_now.set(at.astimezone(timezone.utc))
+    try:
+        yield
+    finally:
+        _story_now.reset(token)
 
 
 class UTCDateTime(TypeDecorator):

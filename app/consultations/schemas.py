@@ -11,7 +11,7 @@ from .models import (
     OpinionListState, PlaceKind, RoutingState,
     ResearchKind, ResearchLink, ResearchState, ResearchTask,
 )
-from ..suggestions.schemas import SingleLine
+from ..suggestions.schemas import MultiLine, SingleLine
 from ..workdays import CHINA_TZ
 from .rules import InviteGroup, OpinionScope, RouteAction
 from .services import GroupTally
@@ -321,7 +321,8 @@ class MinutesOut(BaseModel):
 
 class OpinionItemIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000)
+    # No control characters: the Word and Excel documents (D17, D21) cannot hold them.
+    text: MultiLine = Field(min_length=1, max_length=2000)
     raised_by: InviteGroup = Field(description="提出意见的群体")
     raised_by_person_id: int | None = Field(default=None, ge=1,
                                             description="提出人（可不填；委员的意见计入履职台账）")

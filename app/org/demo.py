@@ -303,8 +303,11 @@ class _Seeder:
                 self.created["staff_accounts"] += 1
         self.s.flush()
         from .demo_activity import seed_activity
+        from .demo_followthrough import seed_followthrough
 
         seed_activity(self)
+        self.s.flush()
+        seed_followthrough(self)  # issue 11: a topic at every stage of the follow-through
         self.s.flush()
 
     def county(self, city: Region, data: dict) -> None:

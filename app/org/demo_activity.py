@@ -47,9 +47,7 @@ def seed_activity(seeder) -> None:
     from ..consultations import services as meetings
     from ..consultations.models import PlaceKind, ResearchKind
     from ..consultations.rules import InviteGroup
-    from ..suggestions import votes
     from ..suggestions.models import Suggestion, SuggestionState
-    from ..suggestions.trail import follow
     from ..topics import services as topics
     from ..topics.models import ApprovalStep, Category, Source, StepState, Topic
 
@@ -64,19 +62,9 @@ def seed_activity(seeder) -> None:
         Suggestion.platform_id == room.id))}
     now = utcnow()
     for n, (title, description, supporters) in enumerate(SUGGESTIONS):
-        if title in existing:
-            continue
-        sug = Suggestion(platform_id=room.id, proposer_id=residents[n].id, source=Source.proposed,
-                         category=Category.livelihood, title=title, description=description,
-                         state=SuggestionState.open, vote_count=0, comment_count=0,
-                         follower_count=0, last_activity_at=now)
-        s.add(sug)
-        s.flush()
-        follow(s, person_id=residents[n].id, suggestion_id=sug.id)
-        for voter in residents[:supporters]:
-            if voter.id != residents[n].id:
-                votes.cast_vote(s, suggestion_id=sug.id, person=voter)
-        seeder.created["suggestions"] += 1
+        if title not in existing:
+            add_suggestion(seeder, room, title, description, residents[n],
+                           residents[:supporters])
 
     seeded = s.scalar(select(Topic.id).where(Topic.platform_id == room.id,
                                              Topic.title == TOPIC_TITLE))
@@ -127,6 +115,30 @@ def seed_activity(seeder) -> None:
     meetings.send_notices(s, actor=convenor, consultation_id=c.id, confirm=True)
     _invite_department(seeder, town, convenor, topic.id)
     seeder.created["consultations"] += 1
+
+
+def add_suggestion(seeder, room: Platform, title: str, description: str, proposer: Person,
+                   supporters: list[Person]):
+    """A resident's published suggestion (livelihood), followed by its proposer and supported by
+    `supporters` (the proposer's own support skipped) through the vote service."""
+    from ..suggestions import votes
+    from ..suggestions.models import Suggestion, SuggestionState
+    from ..suggestions.trail import follow
+    from ..topics.models import Category, Source
+
+    s: Session = seeder.s
+    sug = Suggestion(platform_id=room.id, proposer_id=proposer.id, source=Source.proposed,
+                     category=Category.livelihood, title=title, description=description,
+                     state=SuggestionState.open, vote_count=0, comment_count=0,
+                     follower_count=0, last_activity_at=utcnow())
+    s.add(sug)
+    s.flush()
+    follow(s, person_id=proposer.id, suggestion_id=sug.id)
+    for voter in supporters:
+        if voter.id != proposer.id:
+            votes.cast_vote(s, suggestion_id=sug.id, person=voter)
+    seeder.created["suggestions"] += 1
+    return sug
 
 
 def _invite_department(seeder, town: Region, convenor: Person, topic_id: int) -> None:

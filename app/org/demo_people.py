@@ -79,6 +79,7 @@ def demo_people(session: Session) -> list[DemoPerson]:
     party = _body(session, town, BodyKind.party_committee)
     cppcc = _body(session, county, BodyKind.cppcc)
     dept = _body(session, county, BodyKind.department, DEPARTMENT)
+    gov = _body(session, county, BodyKind.government)
     villages = select(Region.id).where(Region.parent_id == town.id)
     county_account = _account_for_region(session, county)
     city_account = _account_for_region(session, city)
@@ -86,22 +87,32 @@ def demo_people(session: Session) -> list[DemoPerson]:
     found: list[tuple[str, str, Person | None, str, str, str | None]] = [
         ("resident", "群众", _first(session, _holder(Role.resident).where(
             RoleAssignment.region_id.in_(villages))), town.name,
-         f"在{room.name}提建议、支持、评论", None),
+         f"在{room.name}提建议、支持、评论；查看办理结果、评价（“滨河公园步道破损修缮”）", None),
         ("member", "政协委员", _first(session, _holder(Role.member).join(
             PlatformMember, PlatformMember.person_id == Person.id).where(
             PlatformMember.platform_id == room.id, Person.id != room.convenor_id)),
-         room.name, "荐题（以委员身份提建议）；答复协商会议邀请", None),
+         room.name, "荐题（以委员身份提建议）；答复协商会议邀请；跟踪督办（/api/me/supervision）",
+         None),
         ("convenor", "召集人", session.get(Person, room.convenor_id) if room.convenor_id else None,
          room.name, "把建议列为议题、提交审核、安排协商会议、公众号里问“出席情况”", None),
         ("party_reviewer", "审核人（党委）",
          _first(session, _holder(Role.reviewer, body_id=party.id)) if party else None,
-         party.name if party else "", "审核本镇（街道）平台的议题（/api/me/reviews）", None),
+         party.name if party else "",
+         "审核本镇（街道）平台的议题（/api/me/reviews）；逐条研究意见、交办（/api/opinion-items/queue）",
+         None),
         ("cppcc_reviewer", "审核人（政协）",
          _first(session, _holder(Role.reviewer, body_id=cppcc.id)) if cppcc else None,
          cppcc.name if cppcc else "", "议题报县区政协备案（/api/me/reviews）", None),
+        # D19/D20: the county government decides the county items of the room's lists and
+        # assigns them to its departments (the town has no departments to assign to).
+        ("county_reviewer", "审核人（县区政府）",
+         _first(session, _holder(Role.reviewer, body_id=gov.id)) if gov else None,
+         gov.name if gov else "",
+         "逐条研究意见、交办承办部门、审批延期申请（/api/opinion-items/queue）", None),
         ("dept_handler", "承办部门经办人",
          _first(session, _holder(Role.dept_handler, body_id=dept.id)) if dept else None,
-         dept.name if dept else "", "答复协商会议邀请（可委派他人参加）", None),
+         dept.name if dept else "",
+         "签收、报送进展、办结（/api/handling/tasks）；答复协商会议邀请（可委派他人参加）", None),
         ("county_staff", "县区政协工作人员", county_account[1], county.name,
          "代党委政府点题、审核内容、查看本县区报表", county_account[0]),
         ("city_staff", "市政协工作人员", city_account[1], city.name,

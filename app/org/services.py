@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session, aliased
 
 from ..audit.services import record, snapshot
 from ..crypto import mask_name
+from ..db import utcnow
 from ..errors import NotFound, ValidationFailed
 from ..workdays import CHINA_TZ
 from . import factories
@@ -39,7 +40,7 @@ KM_PER_DEGREE_LAT = 111.32
 
 
 def today_local() -> date:
-    return datetime.now(CHINA_TZ).date()
+    return utcnow().astimezone(CHINA_TZ).date()  # utcnow: the demo story's clock honours it
 
 
 # --- regions -----------------------------------------------------------------------------------

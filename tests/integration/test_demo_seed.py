@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, func, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash
 
@@ -257,10 +257,10 @@ def test_demo_shows_the_whole_path_on_the_first_town_room(session):
         rows = session.scalar(select(func.count()).select_from(Vote)
                               .where(Vote.suggestion_id == s.id))
         assert s.vote_count == rows > 0
-    topic = session.scalar(select(Topic))
+    topic = session.scalar(select(Topic).order_by(Topic.id))  # the first: demo_activity's
     assert topic.state is TopicState.approved and sugs[0].topic_id == topic.id
-    assert session.scalar(select(ResearchTask)).completed_at is not None
-    c = session.scalar(select(Consultation))
+    assert session.scalar(select(ResearchTask).order_by(ResearchTask.id)).completed_at is not None
+    c = session.scalar(select(Consultation).order_by(Consultation.id))
     assert c.state.value == "scheduled" and c.notice_sent_at is not None
     groups = {i.group.value for i in session.scalars(select(Invitation))}
     assert {"member", "resident", "stakeholder"} <= groups
@@ -300,8 +300,8 @@ def test_every_routing_target_of_the_demo_city_has_an_active_reader(session):
 
 # --- issue 10 item 18: one demo person per role, and a way to act as each ------------------------
 
-ROLE_KEYS = ["resident", "member", "convenor", "party_reviewer", "cppcc_reviewer", "dept_handler",
-             "county_staff", "city_staff"]
+ROLE_KEYS = ["resident", "member", "convenor", "party_reviewer", "cppcc_reviewer",
+             "county_reviewer", "dept_handler", "county_staff", "city_staff"]
 
 
 def test_the_demo_city_has_a_person_for_every_role(session):
@@ -321,6 +321,7 @@ def test_the_demo_city_has_a_person_for_every_role(session):
     assert (Role.member, None) in roles("member")
     assert (Role.reviewer, BodyKind.party_committee) in roles("party_reviewer")
     assert (Role.reviewer, BodyKind.cppcc) in roles("cppcc_reviewer")
+    assert (Role.reviewer, BodyKind.government) in roles("county_reviewer")
     assert (Role.dept_handler, BodyKind.department) in roles("dept_handler")
     assert (Role.staff, None) in roles("county_staff") and (Role.staff, None) in roles("city_staff")
     room = session.scalar(select(Platform).where(
@@ -346,3 +347,184 @@ def test_each_demo_person_signs_in_with_the_fake_wechat_login_code(session, app,
         r = client.post("/api/auth/wx-login", json={"code": f"user-{d.login_as}-t1"})
         assert r.status_code == 200, r.json
         assert r.json["person"]["id"] == d.person_id and r.json["is_new"] is False, d.key
+
+
+# --- issue 11 item 9: the follow-through chain, one topic at every stage --------------------------
+
+def _stages(session) -> dict[str, list[str]]:
+    """Topic titles by public stage (app/followup/results.py), on the demo room."""
+    from app.followup.results import topic_stage
+    from app.topics.models import Topic, TopicState
+
+    out: dict[str, list[str]] = {}
+    for title, state, stage in session.execute(
+            select(Topic.title, Topic.state, topic_stage(Topic.id)).order_by(Topic.id)):
+        out.setdefault(stage if state is TopicState.approved else state.value, []).append(title)
+    return out
+
+
+def test_demo_has_a_topic_at_every_stage(session):
+    from app.followup.results import stage_filter
+    from app.suggestions.models import Suggestion
+    from app.topics.models import TopicState
+
+    _seed(session)
+    stages = _stages(session)
+    # D8: one topic still in its approval chain; approved ones at every public stage.
+    assert len(stages.get(TopicState.in_approval.value, [])) == 1, stages
+    for stage in ("topic", "consulted", "handling", "done"):
+        assert stages.get(stage), (stage, stages)
+    assert len(stages["handling"]) == 2  # awaiting decisions, and in handling
+    # The suggestion list's tabs (item 7): every tab has a suggestion of the demo room.
+    for stage in ("open", "topic", "consulted", "handling", "done"):
+        assert session.scalar(select(Suggestion.id).where(stage_filter(stage)).limit(1)), stage
+
+
+def test_demo_routed_list_waits_in_the_reviewers_queue(session):
+    from app.followup.decisions import review_queue
+    from app.org.demo_people import demo_people
+
+    _seed(session)
+    people = {d.key: d for d in demo_people(session)}
+    party = session.get(Person, people["party_reviewer"].person_id)
+    queue = review_queue(session, party)
+    assert len(queue["awaiting"]) >= 2  # the town's items to decide one by one (D19)
+    county = session.get(Person, people["county_reviewer"].person_id)
+    queue = review_queue(session, county)
+    assert queue["awaiting"]  # the item escalated to the county (D22)
+    assert len(queue["extensions"]) == 1  # the pending extension request
+
+
+def test_demo_topic_in_handling(session):
+    """Decisions of all four kinds (D19, D22, D23); the county housing department handles the
+    adopted items (D20): plans, progress, one overdue, one pending extension; one key item
+    supervised by the demo member with a note (D24)."""
+    from app.followup.handling import list_tasks, overdue_of
+    from app.followup.models import (
+        ExtensionRequest, ExtensionState, HandlingTask, ItemDecision, ItemSupervisor, ItemTrack,
+        Outcome, SupervisionNote, TaskEvent, TaskEventKind,
+    )
+    from app.org.demo_people import demo_people
+
+    _seed(session)
+    people = {d.key: d for d in demo_people(session)}
+    outcomes = {d.outcome for d in session.scalars(select(ItemDecision))}
+    assert outcomes == set(Outcome)
+    assert all(d.explanation for d in session.scalars(select(ItemDecision).where(
+        ItemDecision.outcome.in_([Outcome.not_adopted, Outcome.partly]))))
+    handler = session.get(Person, people["dept_handler"].person_id)
+    tasks = list_tasks(session, handler)
+    assert len(tasks) >= 4 and all(t.plan_text for t in tasks)
+    assert [t for t in tasks if overdue_of(t).overdue]
+    open_tasks = [t for t in tasks if t.state.value != "completed"]
+    assert len(open_tasks) == 2 and all(0 < t.percent < 100 for t in open_tasks)
+    pending = session.scalars(select(ExtensionRequest).where(
+        ExtensionRequest.state == ExtensionState.pending)).all()
+    assert len(pending) == 1 and pending[0].task_id in {t.id for t in open_tasks}
+    assert session.scalar(select(TaskEvent.id).where(
+        TaskEvent.kind == TaskEventKind.progress).limit(1))
+    key = session.scalars(select(ItemTrack).where(ItemTrack.is_key.is_(True))).all()
+    assert len(key) == 1 and key[0].key_reason
+    sup = session.scalars(select(ItemSupervisor)).all()
+    assert [s.person_id for s in sup] == [people["member"].person_id]
+    note = session.scalar(select(SupervisionNote))
+    assert note.person_id == people["member"].person_id and note.item_id == key[0].item_id
+    # ...and what the demo member and the demo county staff see of it.
+    from app.followup.supervision import my_items, overdue_items
+
+    member = session.get(Person, people["member"].person_id)
+    (mine,) = my_items(session, member)
+    assert mine.item_id == key[0].item_id and mine.overdue and mine.notes
+    staff = session.get(Person, people["county_staff"].person_id)
+    assert [v.item_id for v in overdue_items(session, staff)] == [key[0].item_id]
+    # Dates are believable: assigned weeks ago, every step after the one before.
+    for t in tasks:
+        events = session.scalars(select(TaskEvent).where(TaskEvent.task_id == t.id)
+                                 .order_by(TaskEvent.id)).all()
+        assert [e.at for e in events] == sorted(e.at for e in events)
+        assert t.assigned_on < t.due_on
+    assert session.scalar(select(HandlingTask.id).where(HandlingTask.assigned_on
+                                                        < today_minus(20)).limit(1))
+
+
+def today_minus(days: int):
+    from datetime import timedelta
+
+    from app.org.services import today_local
+
+    return today_local() - timedelta(days=days)
+
+
+def test_demo_finished_topic_feedback_ratings_model_case(app, session, client):
+    from app.evaluation.models import Evaluation, EvaluationKind, ModelCase, Phase
+    from app.followup.feedback_models import FeedbackList
+    from app.notify.models import OutboxMessage
+
+    _seed(session)
+    stages = _stages(session)
+    fl = session.scalar(select(FeedbackList))
+    assert fl is not None and fl.items >= 3 and fl.done >= 2 and fl.not_adopted >= 1
+    # D21: the followers were told (inbox first).
+    told = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+        OutboxMessage.kind == "feedback"))
+    assert told >= 5
+    evals = session.scalars(select(Evaluation).where(
+        Evaluation.consultation_id == fl.consultation_id)).all()
+    assert {(e.kind, e.phase) for e in evals} == {(k, p) for k in EvaluationKind for p in Phase}
+    residents = [e for e in evals if e.kind is EvaluationKind.resident]
+    assert len({e.author_id for e in residents}) >= 3
+    assert session.scalar(select(ModelCase)).consultation_id == fl.consultation_id
+    # The demo resident supported the suggestion: told of the results, and may rate (not yet).
+    from app.evaluation.services import my_ratings
+    from app.org.demo_people import find_demo_person
+
+    resident = session.get(Person, find_demo_person(session, "resident").person_id)
+    assert session.scalar(select(OutboxMessage.id).where(
+        OutboxMessage.kind == "feedback", OutboxMessage.recipient_id == resident.id).limit(1))
+    mine = my_ratings(session, resident, fl.consultation_id)
+    assert mine["may_rate"] and all(p["is_open"] and p["rating"] is None for p in mine["phases"])
+    # The public results page (item 7) shows the whole chain of the finished topic.
+    session.commit()
+    r = client.get(f"/api/topics/{fl.topic_id}/results")
+    assert r.status_code == 200, r.json
+    page = r.json
+    assert page["stage"] == "done" and page["topic"]["title"] in stages["done"]
+    assert page["suggestions"] and page["research"]
+    (c,) = page["consultations"]
+    assert c["attendee_count"] >= 5 and c["list_routed_on"]
+    assert all(i["settled"] and i["decisions"] for i in c["items"])
+    assert all(i["handling"]["result"] for i in c["items"] if i["outcome"] != "not_adopted")
+    assert page["summary"]["done_count"] >= 2
+    r = client.get("/api/model-cases")
+    assert [m["topic_id"] for m in r.json["cases"]] == [fl.topic_id]
+
+
+def test_demo_follow_through_seed_is_idempotent(session):
+    from app.evaluation.models import Evaluation
+    from app.followup.models import HandlingTask, ItemDecision, SupervisionNote, TaskEvent
+    from app.notify.models import OutboxMessage
+    from app.suggestions.models import TimelineEntry
+
+    tables = (Evaluation, HandlingTask, ItemDecision, SupervisionNote, TaskEvent, OutboxMessage,
+              TimelineEntry, AuditEntry)
+
+    def counts():
+        return [session.scalar(select(func.count()).select_from(t)) for t in tables]
+
+    _seed(session)
+    before = counts()
+    assert all(before)
+    assert _seed(session)["created"] == 0
+    assert counts() == before
+
+
+@pytest.mark.xfail(strict=True, reason="results.py _feedback_section / _ratings_section are still "
+                   "empty stubs in main (wired at merge by their owners); drop this mark then")
+def test_demo_finished_topic_results_page_shows_feedback_and_ratings(session, client):
+    from app.followup.feedback_models import FeedbackList
+
+    _seed(session)
+    topic_id = session.scalar(select(FeedbackList.topic_id))
+    session.commit()
+    (c,) = client.get(f"/api/topics/{topic_id}/results").json["consultations"]
+    assert c["feedback"] and c["ratings"]

@@ -206,3 +206,21 @@ def test_a_routing_target_without_a_reader_alerts_staff_and_shows_blocked(client
 def _token(app, person_id: int) -> str:
     with committed_session(app) as s:
         return open_session(s, s.get(Person, person_id), SessionKind.mp, timedelta(days=1))[0]
+
+
+def test_an_item_with_control_characters_is_refused_and_the_list_exports(client, app, world):
+    """An item the Word and Excel documents cannot hold (a control character) is refused when
+    written (422, Chinese, nothing saved), so the documents never fail (found by the API fuzz
+    once the demo city had a held consultation, issue 11 item 9)."""
+    cid = held(app, world, "village")
+    headers = as_(world, "conv_village")
+    r = client.put(f"/api/consultations/{cid}/opinions", headers=headers,
+                   json={"items": [item("local", "修缮\x10道路")]})
+    assert r.status_code == 422 and "控制字符" in str(r.json), r.json
+    assert client.get(f"/api/consultations/{cid}/opinions",
+                      headers=headers).json["error"] == "opinion_list_not_found"  # nothing saved
+    assert client.put(f"/api/consultations/{cid}/opinions", headers=headers, json={
+        "items": [item("local", "修缮道路\n（村口至学校）")]}).status_code == 200
+    for ext in ("docx", "xlsx"):
+        assert client.get(f"/api/consultations/{cid}/opinions.{ext}",
+                          headers=headers).status_code == 200
