@@ -518,8 +518,6 @@ def test_demo_follow_through_seed_is_idempotent(session):
     assert counts() == before
 
 
-@pytest.mark.xfail(strict=True, reason="results.py _feedback_section / _ratings_section are still "
-                   "empty stubs in main (wired at merge by their owners); drop this mark then")
 def test_demo_finished_topic_results_page_shows_feedback_and_ratings(session, client):
     from app.followup.feedback_models import FeedbackList
 
@@ -527,4 +525,8 @@ def test_demo_finished_topic_results_page_shows_feedback_and_ratings(session, cl
     topic_id = session.scalar(select(FeedbackList.topic_id))
     session.commit()
     (c,) = client.get(f"/api/topics/{topic_id}/results").json["consultations"]
-    assert c["feedback"] and c["ratings"]
+    assert c["feedback"]["item_count"] == c["feedback"]["done_count"] + c["feedback"]["not_adopted_count"]
+    assert c["ratings"]["is_model_case"] is True
+    assert {(r["kind"], r["phase"]) for r in c["ratings"]["by_kind"] if r["count"]} == {
+        (k, ph) for k in ("party_government", "member", "resident", "organiser")
+        for ph in ("after_meeting", "after_feedback")}
