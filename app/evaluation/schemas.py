@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ..suggestions.schemas import MultiLine
 from .models import COMMENT_MAX, MAX_SCORE, MIN_SCORE
 
 
@@ -13,7 +14,7 @@ class EvaluationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome_score: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="结果满意度 1–5 分")
     process_score: int = Field(ge=MIN_SCORE, le=MAX_SCORE, description="过程满意度 1–5 分")
-    comment: str | None = Field(default=None, max_length=COMMENT_MAX,
+    comment: MultiLine | None = Field(default=None, max_length=COMMENT_MAX,
                                 description="评价意见（可不填，最多 500 字）")
 
 
@@ -135,7 +136,7 @@ class DepartmentRatesReport(BaseModel):
 
 class ModelCaseIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=500, description="列为典型案例的理由")
+    reason: MultiLine = Field(max_length=500, description="列为典型案例的理由")
 
 
 class ModelCaseState(BaseModel):

@@ -7,6 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ..consultations.rules import OpinionScope
 from ..consultations.schemas import RoutingOut
+from ..suggestions.schemas import MultiLine
 from .models import ExtensionState, ItemState, Outcome, TaskState
 
 
@@ -14,7 +15,7 @@ class ItemDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     outcome: Outcome = Field(description="adopted 采纳 / partly 部分采纳 / not_adopted 不予采纳 / "
                                          "escalated 通过政协渠道向上级反映（D22）")
-    explanation: str | None = Field(
+    explanation: MultiLine | None = Field(
         default=None, max_length=2000,
         description="给群众的解释说明（D23）：部分采纳、不予采纳时必填，最多 2000 字")
 
@@ -30,7 +31,7 @@ class AssignmentIn(BaseModel):
 class ExtensionDecisionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     approve: bool = Field(description="true 同意延期（办理期限改为申请的日期）/ false 不同意（须说明）")
-    note: str | None = Field(default=None, max_length=500, description="说明（不同意时必填）")
+    note: MultiLine | None = Field(default=None, max_length=500, description="说明（不同意时必填）")
 
 
 class BodyRef(BaseModel):

@@ -5,6 +5,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ..suggestions.schemas import MultiLine
 from .models import TaskEventKind, TaskState
 
 UploadKeys = list[str]
@@ -15,26 +16,26 @@ _KEYS = Field(default_factory=list, max_length=9,
 
 class PlanIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000, description="工作方案（D20）")
+    text: MultiLine = Field(min_length=1, max_length=2000, description="工作方案（D20）")
 
 
 class ProgressIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     percent: int = Field(ge=0, le=100, description="办理进度（0–100，不能低于上次）")
-    text: str = Field(min_length=1, max_length=2000, description="办理进展说明")
+    text: MultiLine = Field(min_length=1, max_length=2000, description="办理进展说明")
     upload_keys: UploadKeys = _KEYS
 
 
 class CompleteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    result: str = Field(min_length=1, max_length=2000, description="办理结果（D21）")
+    result: MultiLine = Field(min_length=1, max_length=2000, description="办理结果（D21）")
     upload_keys: UploadKeys = _KEYS
 
 
 class ExtensionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     due_on: date = Field(description="申请延至的日期：晚于当前办理期限，且不早于今天")
-    reason: str = Field(min_length=1, max_length=500, description="延期理由")
+    reason: MultiLine = Field(min_length=1, max_length=500, description="延期理由")
 
 
 class TaskQuery(BaseModel):
@@ -114,14 +115,14 @@ class TaskList(BaseModel):
 
 class FlagIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: str = Field(min_length=1, max_length=200, description="列为重点难点事项的理由")
+    reason: MultiLine = Field(min_length=1, max_length=200, description="列为重点难点事项的理由")
     member_ids: list[int] = Field(min_length=1, max_length=20,
                                   description="跟踪督办的政协委员（人员 id）")
 
 
 class NoteIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    text: str = Field(min_length=1, max_length=2000, description="督办意见（视察、民主监督所见）")
+    text: MultiLine = Field(min_length=1, max_length=2000, description="督办意见（视察、民主监督所见）")
     upload_keys: UploadKeys = Field(default_factory=list, max_length=9,
                                     description="图片（POST /api/uploads 返回的 key），最多 9 张")
 
