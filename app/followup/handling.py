@@ -29,6 +29,8 @@ from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..notify.services import fan_out
 from ..org.models import Body, BodyKind, Person, Role, RoleAssignment
 from ..org.services import today_local
+from ..consultations.models import Consultation, OpinionItem, OpinionList
+from ..suggestions import trail
 from ..suggestions.models import Attachment
 from ..topics.services import reviewers_of
 from ..workdays import workdays_between
@@ -290,6 +292,12 @@ def progress(session: Session, *, actor: Person, task_id: int, percent: int, tex
     return task
 
 
+def _topic_id(session: Session, list_id: int) -> int:
+    return session.scalar(select(Consultation.topic_id)
+                          .join(OpinionList, OpinionList.consultation_id == Consultation.id)
+                          .where(OpinionList.id == list_id))
+
+
 def complete(session: Session, *, actor: Person, task_id: int, result: str,
              upload_keys: list[str] | None = None) -> HandlingTask:
     """D21: the lead department completes with a result: completed, China-local completion
@@ -314,9 +322,14 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
     task.completed_at, task.completed_on = now, today_local()
     _event(session, task, TaskEventKind.completed, body_id=body_id, actor=actor, text=result,
            percent=100, keys=keys)
+    body = session.get(Body, task.lead_body_id)
+    item = session.get(OpinionItem, task.item_id)
+    # D19: on the topic's public trail (the department's name, never the handler's), before the
+    # feedback list's own entry that settling the last item writes.
+    trail.add_timeline(session, topic_id=_topic_id(session, item.list_id), kind="item_done",
+                       text=f"第 {item.seq} 条意见：{body.name}已办结。办理结果：{result}")
     if track is not None and track.state is ItemState.handling:
         tracks.settle(session, track, ItemState.done)
-    body = session.get(Body, task.lead_body_id)
     fan_out(session, kind="status_change", subject=f"task_completed:{task.id}",
             recipient_ids=reviewers_of(session, task.assigning_body_id), title="交办事项已办结",
             body=f"{body.name}已办结交办的意见事项：{result[:60]}", link=REVIEWER_LINK)

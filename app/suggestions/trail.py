@@ -46,6 +46,7 @@ TIMELINE_KINDS = frozenset({
     "withdrawn",        # the convenor gave the topic up
     "item_decided",     # D19/D22/D23: a body decided one opinion item (app/followup/decisions)
     "item_assigned",    # D20: an adopted item was given to a lead department with a due date
+    "item_done",        # D21: the lead department completed an item, with its result
     "note",             # any other public progress note
     "consultation_held",  # D14: the consultation on the topic took place
     "list_routed",      # D17/D18: its opinion list was sent to the bodies concerned

@@ -432,8 +432,10 @@ def test_from_the_opinion_list_to_the_three_rates(client, app, world, fake_wecha
     kinds = [e["kind"] for e in trail]
     assert kinds[kinds.index("approved") + 1:] == [
         "consultation_held", "list_routed"] + ["item_decided"] * 5 + ["item_assigned"] * 2 + [
-        "feedback"]
-    assert "办理期限 2026年10月10日" in trail[-2]["text"]
+        "item_done"] * 2 + ["feedback"]
+    assert "办理期限 2026年10月10日" in trail[-4]["text"]
+    assert [e["text"].split("。")[0] for e in trail[-3:-1]] == [
+        "第 1 条意见：东县住房和城乡建设局已办结", "第 2 条意见：东县交通运输局已办结"]
     tab = ok(client.get("/api/suggestions?stage=done"))["items"]
     assert [(x["id"], x["stage"], x["stage_label"], x["topic_id"]) for x in tab] == [
         (story.sid, "done", "已办结", topic_id)]

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from app.audit.models import AuditEntry
+from app.suggestions.models import TimelineEntry
 from app.followup.models import (
     ExtensionRequest, HandlingTask, ItemState, ItemTrack, TaskEvent, TaskEventKind,
 )
@@ -106,6 +107,12 @@ def test_the_whole_department_path(app, client, world, task):
             OutboxMessage.dedupe_key.like(f"%task_completed:{task}%"))).all()
         assert told == [world["people"]["rev_town_pc"]]
     assert events(app, task)[-1] is TaskEventKind.completed
+    # D19: the public trail of the topic shows the item done, by the department's name only.
+    with committed_session(app) as s:
+        entries = s.execute(select(TimelineEntry.kind, TimelineEntry.text).where(
+            TimelineEntry.topic_id == world["topics"]["village"]).order_by(TimelineEntry.id)).all()
+    done = [text for kind, text in entries if kind == "item_done"]
+    assert done == ["第 1 条意见：东县住房和城乡建设局已办结。办理结果：道路已全部修缮并通过验收"]
 
 
 def test_steps_follow_the_order_accept_plan_progress(client, world, task):
