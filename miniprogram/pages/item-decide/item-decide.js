@@ -15,6 +15,7 @@ const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
 const { dateText } = require('../../utils/format')
 const { idFrom } = require('../../utils/query')
+const { reasonBox, rowIndex } = require('../../utils/reason_box')
 
 const EXPLANATION_MAX = 2000 // app/followup/decision_schemas.py ItemDecisionIn
 const NOTE_MAX = 500 // ExtensionDecisionIn
@@ -28,6 +29,7 @@ const OUTCOMES = [
   { value: 'not_adopted', label: '不予采纳', explain: true },
   { value: 'escalated', label: '向上级政协反映', explain: false },
 ]
+const refuseBox = reasonBox({ list: 'extensions', open: 'refusing', field: 'note', required: '请说明不同意延期的理由', max: NOTE_MAX, tooLong: n => `理由不能超过 ${n} 字` })
 const STALE_CODES = ['item_decided', 'item_assigned', 'item_not_adopted', 'item_not_found', 'extension_decided', 'extension_not_found', 'routing_not_found']
 const INVALID_LINK = '链接无效，请从待办中重新打开'
 
@@ -141,8 +143,7 @@ Component({
     },
 
     at(list, event) {
-      const i = Number(event.currentTarget.dataset.index)
-      return i >= 0 && i < this.data[list].length ? i : -1
+      return rowIndex(this, list, event)
     },
 
     // --- deciding -------------------------------------------------------------------------------
@@ -274,34 +275,14 @@ Component({
       await this.send('extensions', i, { path: `/api/extension-requests/${x.id}/decision`, method: 'POST', data: { approve: true } }, '已同意延期')
     },
 
-    onStartRefuse(event) {
-      const i = this.at('extensions', event)
-      if (i >= 0) this.setData({ [`extensions[${i}].refusing`]: true, [`extensions[${i}].error`]: '' })
-    },
-
-    onCancelRefuse(event) {
-      const i = this.at('extensions', event)
-      if (i >= 0) this.setData({ [`extensions[${i}].refusing`]: false, [`extensions[${i}].note`]: '', [`extensions[${i}].error`]: '' })
-    },
-
-    onRefuseNote(event) {
-      const i = this.at('extensions', event)
-      if (i >= 0) this.setData({ [`extensions[${i}].note`]: event.detail.value, [`extensions[${i}].error`]: '' })
-    },
+    onStartRefuse(event) { refuseBox.start(this, event) },
+    onCancelRefuse(event) { refuseBox.cancel(this, event) },
+    onRefuseNote(event) { refuseBox.input(this, event) },
 
     async onConfirmRefuse(event) {
-      const i = this.at('extensions', event)
-      if (i < 0 || this.data.busy) return
-      const x = this.data.extensions[i]
-      const note = String(x.note || '').trim()
-      if (!note) {
-        this.setData({ [`extensions[${i}].error`]: '请说明不同意延期的理由' })
-        return
-      }
-      if (note.length > NOTE_MAX) {
-        this.setData({ [`extensions[${i}].error`]: `理由不能超过 ${NOTE_MAX} 字` })
-        return
-      }
+      const got = refuseBox.take(this, event)
+      if (!got) return
+      const { i, row: x, text: note } = got
       await this.send('extensions', i, { path: `/api/extension-requests/${x.id}/decision`, method: 'POST', data: { approve: false, note } }, '已答复')
     },
 

@@ -14,12 +14,15 @@
 const { request } = require('../../utils/request')
 const { confirmModal } = require('../../utils/modal')
 const { dateText } = require('../../utils/format')
+const { reasonBox, rowIndex } = require('../../utils/reason_box')
 
 const RETURN_MAX = 1000 // app/topics/schemas.py StepDecisionIn
 const HOLD_MAX = 500 // app/consultations/schemas.py DecisionIn
 const RETURN_REQUIRED = '请填写退回理由'
 const HOLD_REQUIRED = '请说明暂不转送的理由'
 // Errors after which the lists are read again: the item was handled or changed meanwhile.
+const returnBox = reasonBox({ list: 'reviews', open: 'returning', field: 'reason', required: RETURN_REQUIRED, max: RETURN_MAX, tooLong: n => `退回理由不能超过 ${n} 字` })
+const holdBox = reasonBox({ list: 'inbox', open: 'holding', field: 'reason', required: HOLD_REQUIRED, max: HOLD_MAX, tooLong: n => `理由不能超过 ${n} 字` })
 const STALE_CODES = ['step_not_current', 'step_not_found', 'routing_decided', 'routing_not_found', 'topic_not_found', 'not_found']
 
 /** One ReviewItem of GET /api/me/reviews (app/topics/schemas.py). */
@@ -123,8 +126,7 @@ Component({
     },
 
     indexIn(list, event) {
-      const i = Number(event.currentTarget.dataset.index)
-      return i >= 0 && i < this.data[list].length ? i : -1
+      return rowIndex(this, list, event)
     },
 
     /** After an action the server refused: its message, and a fresh list when the item is stale. */
@@ -185,34 +187,14 @@ Component({
       )
     },
 
-    onStartReturn(event) {
-      const i = this.indexIn('reviews', event)
-      if (i >= 0) this.setData({ [`reviews[${i}].returning`]: true, [`reviews[${i}].error`]: '' })
-    },
-
-    onCancelReturn(event) {
-      const i = this.indexIn('reviews', event)
-      if (i >= 0) this.setData({ [`reviews[${i}].returning`]: false, [`reviews[${i}].reason`]: '', [`reviews[${i}].error`]: '' })
-    },
-
-    onReturnReason(event) {
-      const i = this.indexIn('reviews', event)
-      if (i >= 0) this.setData({ [`reviews[${i}].reason`]: event.detail.value, [`reviews[${i}].error`]: '' })
-    },
+    onStartReturn(event) { returnBox.start(this, event) },
+    onCancelReturn(event) { returnBox.cancel(this, event) },
+    onReturnReason(event) { returnBox.input(this, event) },
 
     async onConfirmReturn(event) {
-      const i = this.indexIn('reviews', event)
-      if (i < 0 || this.data.busy) return
-      const item = this.data.reviews[i]
-      const note = String(item.reason || '').trim()
-      if (!note) {
-        this.setData({ [`reviews[${i}].error`]: RETURN_REQUIRED })
-        return
-      }
-      if (note.length > RETURN_MAX) {
-        this.setData({ [`reviews[${i}].error`]: `退回理由不能超过 ${RETURN_MAX} 字` })
-        return
-      }
+      const got = returnBox.take(this, event)
+      if (!got) return
+      const { i, row: item, text: note } = got
       const confirmed = await confirmModal({
         title: '退回修改',
         content: `确定退回“${item.title}”吗？退回理由会告知提交人。`,
@@ -248,34 +230,14 @@ Component({
       }, '已转送')
     },
 
-    onStartHold(event) {
-      const i = this.indexIn('inbox', event)
-      if (i >= 0) this.setData({ [`inbox[${i}].holding`]: true, [`inbox[${i}].error`]: '' })
-    },
-
-    onCancelHold(event) {
-      const i = this.indexIn('inbox', event)
-      if (i >= 0) this.setData({ [`inbox[${i}].holding`]: false, [`inbox[${i}].reason`]: '', [`inbox[${i}].error`]: '' })
-    },
-
-    onHoldReason(event) {
-      const i = this.indexIn('inbox', event)
-      if (i >= 0) this.setData({ [`inbox[${i}].reason`]: event.detail.value, [`inbox[${i}].error`]: '' })
-    },
+    onStartHold(event) { holdBox.start(this, event) },
+    onCancelHold(event) { holdBox.cancel(this, event) },
+    onHoldReason(event) { holdBox.input(this, event) },
 
     async onConfirmHold(event) {
-      const i = this.indexIn('inbox', event)
-      if (i < 0 || this.data.busy) return
-      const item = this.data.inbox[i]
-      const note = String(item.reason || '').trim()
-      if (!note) {
-        this.setData({ [`inbox[${i}].error`]: HOLD_REQUIRED })
-        return
-      }
-      if (note.length > HOLD_MAX) {
-        this.setData({ [`inbox[${i}].error`]: `理由不能超过 ${HOLD_MAX} 字` })
-        return
-      }
+      const got = holdBox.take(this, event)
+      if (!got) return
+      const { i, row: item, text: note } = got
       await this.decide(i, { forward: false, note }, {
         title: '暂不转送',
         content: `确定暂不转送“${item.title}”的意见吗？`,
