@@ -31,7 +31,7 @@ from ..org.models import Body, BodyKind, Person, Role, RoleAssignment
 from ..org.services import today_local
 from ..suggestions.models import Attachment
 from ..topics.services import reviewers_of
-from ..workdays import workdays_between
+from ..workdays import add_workdays, workdays_between
 from . import tracks
 from .links import REVIEWER_LINK, task_link
 from .models import (
@@ -41,6 +41,9 @@ from .models import (
 
 MAX_UPLOADS = 9
 TEXT_MAX = 2000
+# An extension is bounded like the assignment's time limit (decisions.WORKDAYS_MAX): at most
+# this many working days past the current due date, so no task is put off for ever (D20).
+EXTENSION_WORKDAYS_MAX = 60
 
 
 # Where the assigning body's reviewers act (their to-do page; the lead may point it at the
@@ -326,7 +329,8 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
 def request_extension(session: Session, *, actor: Person, task_id: int, due_on: date,
                       reason: str) -> HandlingTask:
     """The lead department asks the assigning body for a later due date: later than the
-    current one and not in the past (422); one pending request per task — the same one again
+    current one, not in the past and at most EXTENSION_WORKDAYS_MAX working days past the
+    current one (422); one pending request per task — the same one again
     is a replay, another is 409."""
     body_id, lead = acting_body(session, get_task_or_404(session, task_id, actor), actor)
     _lead_only(lead)
@@ -345,6 +349,10 @@ def request_extension(session: Session, *, actor: Person, task_id: int, due_on: 
                                code="extension_not_later")
     if due_on < today_local():
         raise ValidationFailed("延期后的日期不能早于今天", code="due_in_past")
+    latest = add_workdays(task.due_on, EXTENSION_WORKDAYS_MAX)
+    if due_on > latest:
+        raise ValidationFailed(f"延期后的日期最多为当前办理期限后 {EXTENSION_WORKDAYS_MAX} 个工作日"
+                               f"（{latest:%Y-%m-%d}）", code="extension_too_long")
     xr = ExtensionRequest(task_id=task.id, requested_due_on=due_on, reason=reason,
                           requested_by_id=actor.id)
     session.add(xr)

@@ -202,6 +202,24 @@ def test_an_extension_in_the_past_is_refused(app, client, world):
     assert (r.status_code, r.get_json()["error"]) == (422, "due_in_past")
 
 
+def test_an_absurd_extension_date_is_refused(app, client, world, task):
+    """Found on the production shape: an extension to 9999-12-31 was accepted and, once
+    approved, the task could never be overdue again. A later due date is bounded like the
+    assignment's own time limit (at most 60 working days past the current due date)."""
+    h = as_(world, "handler")
+    due = date.fromisoformat(client.get(url(task), headers=h).get_json()["due_on"])
+    for absurd in ("9999-12-31", add_workdays(due, 61).isoformat()):
+        r = client.post(url(task, "extension"), headers=h,
+                        json={"due_on": absurd, "reason": "需要更多时间"})
+        assert (r.status_code, r.get_json()["error"]) == (422, "extension_too_long"), absurd
+        assert "60 个工作日" in r.get_json()["message"]
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(ExtensionRequest)) == 0
+    r = client.post(url(task, "extension"), headers=h,
+                    json={"due_on": add_workdays(due, 60).isoformat(), "reason": "需要更多时间"})
+    assert r.status_code == 200, r.get_json()
+
+
 def test_repeated_identical_steps_are_replays(app, client, world, task):
     h = as_(world, "handler")
     photo = upload(client, world, "handler", make_png(), "a.png", "image/png")
