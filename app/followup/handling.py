@@ -317,6 +317,7 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
     task.completed_at, task.completed_on = now, today_local()
     _event(session, task, TaskEventKind.completed, body_id=body_id, actor=actor, text=result,
            percent=100, keys=keys)
+    _close_pending_extension(session, task, actor)
     if track is not None and track.state is ItemState.handling:
         tracks.settle(session, track, ItemState.done)
     body = session.get(Body, task.lead_body_id)
@@ -324,6 +325,21 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
             recipient_ids=reviewers_of(session, task.assigning_body_id), title="交办事项已办结",
             body=f"{body.name}已办结交办的意见事项：{result[:60]}", link=REVIEWER_LINK)
     return task
+
+
+def _close_pending_extension(session: Session, task: HandlingTask, actor: Person) -> None:
+    """A completed task needs no later due date: its pending request is closed (not approved),
+    so it leaves the assigning body's queue instead of waiting there for ever (an answer now
+    would be 409 task_completed)."""
+    x = pending_extension(session, task.id)
+    if x is None:
+        return
+    x.state, x.decided_at = ExtensionState.refused, utcnow()
+    x.note = "事项已办结，延期申请随之关闭"
+    session.flush()
+    record(session, actor_id=actor.id, action="handling.extension_closed",
+           object_type="extension_request", object_id=x.id,
+           after={"task_id": task.id, "state": x.state.value})
 
 
 def request_extension(session: Session, *, actor: Person, task_id: int, due_on: date,

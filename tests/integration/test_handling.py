@@ -220,6 +220,33 @@ def test_an_absurd_extension_date_is_refused(app, client, world, task):
     assert r.status_code == 200, r.get_json()
 
 
+def test_completing_closes_a_pending_extension_request(app, client, world, task):
+    """Found on the production shape: a task completed while its extension request waited left
+    the request pending for ever — in the assigning reviewer's queue and on the task — though
+    it could be neither approved nor refused any more (409 task_completed)."""
+    h, rev = as_(world, "handler"), as_(world, "rev_town_pc")
+    client.post(url(task, "accept"), headers=h)
+    client.post(url(task, "plan"), headers=h, json={"text": "十月底前完成路面修补"})
+    due = date.fromisoformat(client.get(url(task), headers=h).get_json()["due_on"])
+    r = client.post(url(task, "extension"), headers=h,
+                    json={"due_on": (due + timedelta(days=14)).isoformat(),
+                          "reason": "施工受雨季影响"})
+    assert r.status_code == 200, r.get_json()
+    assert len(client.get("/api/opinion-items/queue", headers=rev).get_json()["extensions"]) == 1
+    r = client.post(url(task, "complete"), headers=h, json={"result": "道路已修缮"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["pending_extension"] is None
+    assert client.get("/api/opinion-items/queue", headers=rev).get_json()["extensions"] == []
+    with committed_session(app) as s:
+        x = s.scalar(select(ExtensionRequest))
+        assert x.state.value != "pending" and x.decided_at is not None
+        assert x.note and "已办结" in x.note
+    # Answering it now is the ordinary "already answered", not a dead end.
+    r = client.post(f"/api/extension-requests/{x.id}/decision", headers=rev,
+                    json={"approve": True})
+    assert (r.status_code, r.get_json()["error"]) == (409, "extension_decided")
+
+
 def test_repeated_identical_steps_are_replays(app, client, world, task):
     h = as_(world, "handler")
     photo = upload(client, world, "handler", make_png(), "a.png", "image/png")
