@@ -27,6 +27,7 @@ from sqlalchemy import case, func, select
 from sqlalchemy.orm import Session
 
 from ..consultations.models import Consultation, OpinionItem, OpinionList
+from ..errors import ValidationFailed
 from ..org.models import Body, BodyKind, Person, Platform, Region
 from ..org.reports import ancestor_ids, report_scope
 from ..workdays import CHINA_TZ, workdays_between
@@ -51,9 +52,14 @@ def local_date(at: datetime) -> date:
 
 
 def period(date_from: date | None, date_to: date | None) -> tuple[date, date]:
-    """Default: this calendar year (Beijing time)."""
+    """Default: this calendar year (Beijing time). A reversed period is refused here too, where
+    one end is a default (the query model can only compare two given dates)."""
     today = today_local()
-    return date_from or date(today.year, 1, 1), date_to or date(today.year, 12, 31)
+    d1, d2 = date_from or date(today.year, 1, 1), date_to or date(today.year, 12, 31)
+    if d2 < d1:
+        raise ValidationFailed(f"截止日期不能早于起始日期（{d1:%Y-%m-%d} 至 {d2:%Y-%m-%d}）",
+                               details=[{"field": "to", "message": "截止日期不能早于起始日期"}])
+    return d1, d2
 
 
 def _bounds(d1: date, d2: date) -> tuple[datetime, datetime]:

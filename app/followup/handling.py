@@ -24,16 +24,16 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
+from ..consultations.models import Consultation, OpinionItem, OpinionList
 from ..db import utcnow
 from ..errors import Conflict, Forbidden, NotFound, ValidationFailed
 from ..notify.services import fan_out
 from ..org.models import Body, BodyKind, Person, Role, RoleAssignment
 from ..org.services import today_local
-from ..consultations.models import Consultation, OpinionItem, OpinionList
 from ..suggestions import trail
 from ..suggestions.models import Attachment
 from ..topics.services import reviewers_of
-from ..workdays import workdays_between
+from ..workdays import add_workdays, workdays_between
 from . import tracks
 from .links import REVIEWER_LINK, task_link
 from .models import (
@@ -43,6 +43,9 @@ from .models import (
 
 MAX_UPLOADS = 9
 TEXT_MAX = 2000
+# An extension is bounded like the assignment's time limit (decisions.WORKDAYS_MAX): at most
+# this many working days past the current due date, so no task is put off for ever (D20).
+EXTENSION_WORKDAYS_MAX = 60
 
 
 # Where the assigning body's reviewers act (their to-do page; the lead may point it at the
@@ -322,6 +325,7 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
     task.completed_at, task.completed_on = now, today_local()
     _event(session, task, TaskEventKind.completed, body_id=body_id, actor=actor, text=result,
            percent=100, keys=keys)
+    _close_pending_extension(session, task, actor)
     body = session.get(Body, task.lead_body_id)
     item = session.get(OpinionItem, task.item_id)
     # D19: on the topic's public trail (the department's name, never the handler's), before the
@@ -336,10 +340,26 @@ def complete(session: Session, *, actor: Person, task_id: int, result: str,
     return task
 
 
+def _close_pending_extension(session: Session, task: HandlingTask, actor: Person) -> None:
+    """A completed task needs no later due date: its pending request is closed (not approved),
+    so it leaves the assigning body's queue instead of waiting there for ever (an answer now
+    would be 409 task_completed)."""
+    x = pending_extension(session, task.id)
+    if x is None:
+        return
+    x.state, x.decided_at = ExtensionState.refused, utcnow()
+    x.note = "事项已办结，延期申请随之关闭"
+    session.flush()
+    record(session, actor_id=actor.id, action="handling.extension_closed",
+           object_type="extension_request", object_id=x.id,
+           after={"task_id": task.id, "state": x.state.value})
+
+
 def request_extension(session: Session, *, actor: Person, task_id: int, due_on: date,
                       reason: str) -> HandlingTask:
     """The lead department asks the assigning body for a later due date: later than the
-    current one and not in the past (422); one pending request per task — the same one again
+    current one, not in the past and at most EXTENSION_WORKDAYS_MAX working days past the
+    current one (422); one pending request per task — the same one again
     is a replay, another is 409."""
     body_id, lead = acting_body(session, get_task_or_404(session, task_id, actor), actor)
     _lead_only(lead)
@@ -358,6 +378,10 @@ def request_extension(session: Session, *, actor: Person, task_id: int, due_on: 
                                code="extension_not_later")
     if due_on < today_local():
         raise ValidationFailed("延期后的日期不能早于今天", code="due_in_past")
+    latest = add_workdays(task.due_on, EXTENSION_WORKDAYS_MAX)
+    if due_on > latest:
+        raise ValidationFailed(f"延期后的日期最多为当前办理期限后 {EXTENSION_WORKDAYS_MAX} 个工作日"
+                               f"（{latest:%Y-%m-%d}）", code="extension_too_long")
     xr = ExtensionRequest(task_id=task.id, requested_due_on=due_on, reason=reason,
                           requested_by_id=actor.id)
     session.add(xr)

@@ -86,7 +86,8 @@ def complete(task_id: int, body: CompleteIn):
 @endpoint(bp, "/tasks/<int:task_id>/extension", methods=("POST",), summary="申请延期",
           tags=[TAG], body=ExtensionIn, response=TaskDetail, auth=ACT)
 def extension(task_id: int, body: ExtensionIn):
-    """牵头承办部门申请延期，由交办单位审批。新日期须晚于当前期限（422 `extension_not_later`）
-    且不早于今天（422 `due_in_past`）；每个事项同时只能有一份待审批的申请（409
+    """牵头承办部门申请延期，由交办单位审批。新日期须晚于当前期限（422
+    `extension_not_later`）、不早于今天（422 `due_in_past`），最多为当前期限后 60 个工作日
+    （422 `extension_too_long`）；每个事项同时只能有一份待审批的申请（409
     `extension_pending`，同一申请重复提交按原结果回答）。"""
     return _step(handling.request_extension, task_id, due_on=body.due_on, reason=body.reason)

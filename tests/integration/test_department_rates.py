@@ -189,6 +189,13 @@ def test_refusals(client, world, rates_world):
                    headers=as_(world, "county_staff"))
     assert (r.status_code, r.json["error"]) == (422, "validation_failed")
     assert "截止日期" in r.json["message"]
+    # Found on the production shape: one date alone, the other left to its default (this
+    # year), made the same reversed period and answered 200 with an empty report.
+    for query in ("from=9999-12-31", "to=2001-01-01"):
+        for path in ("/api/reports/department-rates", "/api/reports/evaluations"):
+            r = client.get(f"{path}?{query}", headers=as_(world, "county_staff"))
+            assert (r.status_code, r.json["error"]) == (422, "validation_failed"), (path, query)
+            assert "截止日期" in r.json["message"]
 
 
 def test_the_spreadsheet_opens_with_openpyxl(client, world, rates_world):

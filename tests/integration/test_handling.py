@@ -209,6 +209,51 @@ def test_an_extension_in_the_past_is_refused(app, client, world):
     assert (r.status_code, r.get_json()["error"]) == (422, "due_in_past")
 
 
+def test_an_absurd_extension_date_is_refused(app, client, world, task):
+    """Found on the production shape: an extension to 9999-12-31 was accepted and, once
+    approved, the task could never be overdue again. A later due date is bounded like the
+    assignment's own time limit (at most 60 working days past the current due date)."""
+    h = as_(world, "handler")
+    due = date.fromisoformat(client.get(url(task), headers=h).get_json()["due_on"])
+    for absurd in ("9999-12-31", add_workdays(due, 61).isoformat()):
+        r = client.post(url(task, "extension"), headers=h,
+                        json={"due_on": absurd, "reason": "需要更多时间"})
+        assert (r.status_code, r.get_json()["error"]) == (422, "extension_too_long"), absurd
+        assert "60 个工作日" in r.get_json()["message"]
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(ExtensionRequest)) == 0
+    r = client.post(url(task, "extension"), headers=h,
+                    json={"due_on": add_workdays(due, 60).isoformat(), "reason": "需要更多时间"})
+    assert r.status_code == 200, r.get_json()
+
+
+def test_completing_closes_a_pending_extension_request(app, client, world, task):
+    """Found on the production shape: a task completed while its extension request waited left
+    the request pending for ever — in the assigning reviewer's queue and on the task — though
+    it could be neither approved nor refused any more (409 task_completed)."""
+    h, rev = as_(world, "handler"), as_(world, "rev_town_pc")
+    client.post(url(task, "accept"), headers=h)
+    client.post(url(task, "plan"), headers=h, json={"text": "十月底前完成路面修补"})
+    due = date.fromisoformat(client.get(url(task), headers=h).get_json()["due_on"])
+    r = client.post(url(task, "extension"), headers=h,
+                    json={"due_on": (due + timedelta(days=14)).isoformat(),
+                          "reason": "施工受雨季影响"})
+    assert r.status_code == 200, r.get_json()
+    assert len(client.get("/api/opinion-items/queue", headers=rev).get_json()["extensions"]) == 1
+    r = client.post(url(task, "complete"), headers=h, json={"result": "道路已修缮"})
+    assert r.status_code == 200, r.get_json()
+    assert r.get_json()["pending_extension"] is None
+    assert client.get("/api/opinion-items/queue", headers=rev).get_json()["extensions"] == []
+    with committed_session(app) as s:
+        x = s.scalar(select(ExtensionRequest))
+        assert x.state.value != "pending" and x.decided_at is not None
+        assert x.note and "已办结" in x.note
+    # Answering it now is the ordinary "already answered", not a dead end.
+    r = client.post(f"/api/extension-requests/{x.id}/decision", headers=rev,
+                    json={"approve": True})
+    assert (r.status_code, r.get_json()["error"]) == (409, "extension_decided")
+
+
 def test_repeated_identical_steps_are_replays(app, client, world, task):
     h = as_(world, "handler")
     photo = upload(client, world, "handler", make_png(), "a.png", "image/png")
