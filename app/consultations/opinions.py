@@ -354,6 +354,10 @@ def decide(session: Session, *, actor: Person, routing_id: int, forward: bool = 
     session.flush()
     record(session, actor_id=actor.id, action=f"opinions.{row.state.value}",
            object_type="opinion_routing", object_id=row.id, after={"note": note})
+    if row.state is RoutingState.held_back:
+        from ..followup.decisions import settle_held_back  # follow-through builds on routing
+
+        settle_held_back(session, actor=actor, routing=row)
     if row.state is RoutingState.forwarded:
         lst = session.get(OpinionList, row.list_id)
         c = session.get(Consultation, lst.consultation_id)

@@ -204,6 +204,9 @@ def _escalation_plan(session: Session, ctx: ItemContext, scope: OpinionScope):
     existing = list(session.scalars(select(OpinionRouting).where(
         OpinionRouting.list_id == ctx.lst.id, OpinionRouting.scope == nxt)
         .order_by(OpinionRouting.id)))
+    if any(r.state is RoutingState.held_back for r in existing):
+        raise Conflict(f"{LEVEL_NAMES[nxt]}党组已决定暂不转送这份清单，不能再向上反映；"
+                       "请作出本级的研究结果", code="escalation_held_back")
     if existing:
         return nxt, existing, None
     steps, missing = [], []
@@ -269,6 +272,35 @@ def _tell_decision(session: Session, ctx: ItemContext, body: Body, decision: Ite
                 body=f"您关注的“{ctx.topic.title}”协商形成的第 {seq} 条意见经{body.name}研究，"
                      f"{verdict}。说明：{decision.explanation}",
                 link=results_link(ctx.topic.id))
+
+
+def settle_held_back(session: Session, *, actor: Person, routing: OpinionRouting) -> None:
+    """D18/D23: a CPPCC party group that holds its copy back keeps the items of that level from
+    going up. Each of them still awaiting there is settled as not adopted by the party group,
+    with its reason as the explanation the residents concerned read (and the public trail), so
+    the list still reaches its feedback list (D21). Called by the routing decision, which holds
+    the routing's lock; each item's track is locked in turn (routing → track, as nowhere the
+    other way round)."""
+    waiting = list(session.scalars(select(ItemTrack.item_id).where(
+        ItemTrack.list_id == routing.list_id, ItemTrack.current_scope == routing.scope,
+        ItemTrack.state == ItemState.awaiting).order_by(ItemTrack.item_id)))
+    body = session.get(Body, routing.body_id)
+    for item_id in waiting:
+        track = track_for_update(session, item_id)
+        if track.state is not ItemState.awaiting or track.current_scope is not routing.scope:
+            continue
+        decision = ItemDecision(item_id=item_id, scope=routing.scope, body_id=body.id,
+                                outcome=Outcome.not_adopted, explanation=routing.note,
+                                decided_by_id=actor.id)
+        session.add(decision)
+        track.outcome, track.decided_at = Outcome.not_adopted, utcnow()
+        session.flush()
+        _tell_decision(session, _context(session, track), body, decision, track)
+        settle(session, track, ItemState.not_adopted)
+        record(session, actor_id=actor.id, action="followup.decision.held_back",
+               object_type="opinion_item", object_id=item_id,
+               after={"scope": routing.scope.value, "body_id": body.id,
+                      "explanation": routing.note})
 
 
 # --- D20: assignment ---------------------------------------------------------------------------------

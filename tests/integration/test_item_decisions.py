@@ -339,3 +339,57 @@ def test_reading_a_routings_items_costs_the_same_for_more_items(client, app, wor
         counts.append(count_statements(engine, lambda: client.get(
             f"/api/routings/{rid}/items", headers=as_(world, "rev_town_pc"))))
     assert counts[0] == counts[1], counts
+
+
+# --- a review that holds the items back ---------------------------------------------------------
+
+HELD = "该事项已纳入县里明年的专项规划，暂不单独转送"
+
+
+def test_a_party_group_holding_back_settles_its_items_with_its_reason(client, app, world):
+    """D18/D23: a county CPPCC party group that holds a copy back keeps its items from going
+    up; they are settled — not adopted by the party group, its reason the explanation residents
+    read — so the list still reaches its feedback list (D21) instead of waiting for ever."""
+    from app.followup.feedback_models import FeedbackList
+
+    routed = followup_world.routed_list(app, world, room="village", items=[
+        ("修缮村口道路", "local"), ("增开公交线路", "county")])
+    local, county = routed["item_ids"]
+    with committed_session(app) as s:
+        trail.follow(s, person_id=world["people"]["resident"], topic_id=world["topics"]["village"])
+    rid = routing_id(app, world, routed["list_id"], "county", "county_pg")
+    r = client.post(f"/api/opinion-routings/{rid}/decision", json={"forward": False, "note": HELD},
+                    headers=as_(world, "rev_county_pg"))
+    assert r.status_code == 200, r.json
+    t = track(app, county)
+    assert (t.state, t.outcome) == (ItemState.not_adopted, "not_adopted")
+    with committed_session(app) as s:
+        [d] = s.scalars(select(ItemDecision).where(ItemDecision.item_id == county)).all()
+        assert (d.scope.value, d.body_id, d.outcome.value, d.explanation) == (
+            "county", world["bodies"]["county_pg"], "not_adopted", HELD)
+        told = s.scalars(select(OutboxMessage).where(
+            OutboxMessage.dedupe_key.like(f"%item:{county}:not_adopted%"))).all()
+        assert [m.recipient_id for m in told] == [world["people"]["resident"]]
+        assert HELD in told[0].body
+    assert track(app, local).state is ItemState.awaiting  # the town still decides its own
+    assert decide(client, world, "rev_town_pc", local, "not_adopted", WHY).status_code == 200
+    with committed_session(app) as s:
+        assert s.scalar(select(func.count()).select_from(FeedbackList).where(
+            FeedbackList.list_id == routed["list_id"])) == 1
+    # The other county body cannot decide the held item afterwards.
+    assert decide(client, world, "rev_county_gov", county, "adopted").status_code in (404, 409)
+
+
+def test_escalating_into_a_chain_that_was_held_back_is_refused(client, app, world):
+    """An item cannot be sent up into a county chain whose party group already held the list
+    back: it would wait there for a review that is over (409, nothing written)."""
+    routed = followup_world.routed_list(app, world, room="village", items=[
+        ("修缮村口道路", "local"), ("增开公交线路", "county")])
+    local = routed["item_ids"][0]
+    rid = routing_id(app, world, routed["list_id"], "county", "county_pg")
+    assert client.post(f"/api/opinion-routings/{rid}/decision", json={"forward": False, "note": HELD},
+                       headers=as_(world, "rev_county_pg")).status_code == 200
+    r = decide(client, world, "rev_town_pc", local, "escalated", "涉及全县道路规划")
+    assert (r.status_code, r.json["error"]) == (409, "escalation_held_back")
+    t = track(app, local)
+    assert (t.state, t.current_scope.value, t.outcome) == (ItemState.awaiting, "local", None)
