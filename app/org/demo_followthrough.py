@@ -383,6 +383,29 @@ class _Teller:
                             reason="从群众建议到办结全程公开，意见采纳率高、办理按期，群众满意。")
 
 
+# D20: the town's own offices handle what its Party (working) committee adopts (it may assign only
+# in its region and below); the demo department handler also handles for the first, so a
+# newcomer who adopts a local item as the town's reviewer sees the task arrive as the handler.
+TOWN_OFFICES = ["城市管理办公室", "社区建设办公室"]
+
+
+def _town_offices(seeder, room) -> None:
+    from .demo_people import find_demo_person
+    from .models import Role
+
+    town = seeder.s.get(Region, room.region_id)
+    party = seeder.s.scalar(select(Body).where(Body.region_id == town.id,
+                                               Body.kind == BodyKind.party_committee))
+    handler = find_demo_person(seeder.s, "dept_handler")
+    for n, office in enumerate(TOWN_OFFICES):
+        body = seeder.body(f"{town.name}{office}", BodyKind.department, town, parent=party,
+                           head=seeder.person(f"town:{town.code}:dept:{office}", town),
+                           head_role=Role.dept_handler)
+        if n == 0 and handler is not None:
+            seeder.role(seeder.s.get(Person, handler.person_id), Role.dept_handler, body=body)
+    seeder.s.flush()
+
+
 def seed_followthrough(seeder) -> None:
     """`seeder` is demo._Seeder. After demo_activity.seed_activity."""
     from .demo_activity import _room
@@ -390,6 +413,7 @@ def seed_followthrough(seeder) -> None:
     room = _room(seeder.s)
     if room is None or room.convenor_id is None:
         return
+    _town_offices(seeder, room)
     teller = _Teller(seeder, room)
     if not teller.ready():  # a city without the demo people: no story to tell
         return
