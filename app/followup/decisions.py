@@ -176,9 +176,7 @@ def decide_item(session: Session, *, actor: Person, item_id: int, outcome: Outco
     session.flush()
     if outcome in ASSIGNABLE:
         track.state = ItemState.assigning
-    elif outcome is Outcome.not_adopted:
-        settle(session, track, ItemState.not_adopted)
-    else:
+    elif outcome is Outcome.escalated:
         track.current_scope = plan[0]
         _escalate(session, ctx, plan)
     session.flush()
@@ -187,7 +185,11 @@ def decide_item(session: Session, *, actor: Person, item_id: int, outcome: Outco
            after={"scope": decision.scope.value, "body_id": body.id,
                   "explanation": explanation,
                   "current_scope": track.current_scope.value})
+    # Told before settling: when this was the list's last open item, the feedback list's own
+    # trail entry and notice follow this decision's, not the other way round.
     _tell_decision(session, ctx, body, decision, track)
+    if outcome is Outcome.not_adopted:
+        settle(session, track, ItemState.not_adopted)
     return track
 
 
@@ -201,9 +203,23 @@ def _escalation_plan(session: Session, ctx: ItemContext, scope: OpinionScope):
     refusal = scope_refusal(level, nxt)
     if refusal:
         raise ValidationFailed(refusal, code="cannot_escalate")
-    existing = list(session.scalars(select(OpinionRouting).where(
-        OpinionRouting.list_id == ctx.lst.id, OpinionRouting.scope == nxt)
-        .order_by(OpinionRouting.id)))
+    # Against a party group holding that level's copy back at this moment: its copies are read
+    # FOR SHARE, so either the hold-back waits and then settles this item too, or it came first
+    # and the escalation is refused (never an item waiting behind a closed review). Against a
+    # second first escalation from the same list: the list's lock (track → list, as settling
+    # takes them), then the copies read again, so one chain is created.
+    def copies(lock):
+        q = select(OpinionRouting).where(OpinionRouting.list_id == ctx.lst.id,
+                                         OpinionRouting.scope == nxt).order_by(OpinionRouting.id)
+        if lock:
+            q = q.with_for_update(read=True)
+        return list(session.scalars(q.execution_options(populate_existing=True)))
+
+    existing = copies(lock=True)
+    if not existing:
+        session.scalar(select(OpinionList.id).where(OpinionList.id == ctx.lst.id)
+                       .with_for_update(key_share=True))
+        existing = copies(lock=False)
     if any(r.state is RoutingState.held_back for r in existing):
         raise Conflict(f"{LEVEL_NAMES[nxt]}党组已决定暂不转送这份清单，不能再向上反映；"
                        "请作出本级的研究结果", code="escalation_held_back")

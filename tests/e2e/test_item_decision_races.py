@@ -75,3 +75,28 @@ def test_a_double_tap_on_assignment_makes_one_task(pg, world):
         record = record_of(pg, iid)
         assert (record["tasks"], record["state"]) == (1, "handling")
         assert record["audits"] == ["followup.decision.adopted", "followup.assign"]
+
+
+@pytest.mark.postgres
+def test_two_first_escalations_from_one_list_make_one_county_chain(pg, world):
+    """D22: the town escalates two local items of the same list at the same moment; the list
+    has no county chain yet. Both escalations succeed and share one chain (the list's lock), never
+    a 500 on the routings' unique constraint."""
+    from app.consultations.models import OpinionRouting
+
+    client = pg.test_client()
+    for _ in range(TRIES):
+        routed = followup_world.routed_list(pg, world, items=[
+            ("修缮村口道路", "local"), ("设立村级养老服务站", "local")])
+        items = routed["item_ids"]
+        results = race_in_order(pg, 2, lambda local, i: answer(
+            decide(local, world, "rev_town_pc", items[i], "escalated", "涉及全县统筹")))
+        assert [code for code, _ in results] == [200, 200], results
+        with committed_session(pg) as s:
+            chain = s.scalars(select(OpinionRouting.body_id).where(
+                OpinionRouting.list_id == routed["list_id"], OpinionRouting.scope == "county")
+                .order_by(OpinionRouting.body_id)).all()
+            assert chain == sorted([world["bodies"][k] for k in ("county_pg", "county_pc",
+                                                                 "county_gov")])
+            assert {s.scalar(select(ItemTrack.current_scope).where(ItemTrack.item_id == i)).value
+                    for i in items} == {"county"}

@@ -115,7 +115,7 @@ def test_not_adopted_settles_the_item_and_tells_the_followers_why(client, app, w
         assert [n.recipient_id for n in notes] == sorted(
             [world["people"]["resident"], world["people"]["resident2"]])
         assert all(WHY in n.body for n in notes)
-    kind, text = topic_trail(app, world)[-1]
+    kind, text = topic_trail(app, world)[-2]  # the list's only item: the feedback list follows
     assert kind == "item_decided" and "不予采纳" in text and WHY in text
 
 
@@ -393,3 +393,12 @@ def test_escalating_into_a_chain_that_was_held_back_is_refused(client, app, worl
     assert (r.status_code, r.json["error"]) == (409, "escalation_held_back")
     t = track(app, local)
     assert (t.state, t.current_scope.value, t.outcome) == (ItemState.awaiting, "local", None)
+
+
+def test_the_last_items_decision_is_on_the_trail_before_the_feedback_list(client, app, world):
+    """D21/D23: when a not-adopted decision settles the list's last item, its explanation comes
+    first on the topic's public trail, then the feedback list that it completes."""
+    iid = local_list(app, world, "修缮村口道路")["item_ids"][0]
+    assert decide(client, world, "rev_town_pc", iid, "not_adopted", WHY).status_code == 200
+    kinds = [kind for kind, _ in topic_trail(app, world)]
+    assert kinds[-2:] == ["item_decided", "feedback"]
