@@ -94,8 +94,15 @@ def feedback_ready(session: Session, consultation_id: int) -> bool:
     return items > 0 and len(states) == items and all(s in SETTLED_STATES for s in states)
 
 
+def meeting_over(c: Consultation) -> bool:
+    """The consultation took place: its list is routed, or it is held (from the first check-in,
+    up to an hour before the start) and its end time has passed."""
+    return c.state is ConsultationState.concluded or (
+        c.state is ConsultationState.held and utcnow() >= c.ends_at)
+
+
 def open_phases(session: Session, c: Consultation) -> dict[Phase, bool]:
-    held = c.state in HELD
+    held = meeting_over(c)
     return {Phase.after_meeting: held,
             Phase.after_feedback: held and feedback_ready(session, c.id)}
 
@@ -366,7 +373,7 @@ def mark_model_case(session: Session, *, actor: Person, consultation_id: int,
     if len(reason) > 500:
         raise ValidationFailed("理由最多 500 字", code="reason_too_long")
     c = _staff_consultation(session, actor, consultation_id)
-    if c.state not in HELD:
+    if not meeting_over(c):
         raise Conflict("协商活动召开后才能列为典型案例", code="consultation_not_held")
     row = session.scalar(select(ModelCase).where(ModelCase.consultation_id == c.id)
                          .with_for_update())

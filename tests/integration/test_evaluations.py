@@ -225,8 +225,16 @@ def test_after_meeting_opens_when_the_consultation_is_held(app, client, world):
     r = put(client, world, "conv_village", cid, kind="organiser")
     assert (r.status_code, r.json["error"]) == (409, "phase_not_open")
     assert "召开后" in r.json["message"]
+    # Held from the first check-in, which opens an hour before the start: still no rating
+    # while the meeting has not ended; once its end has passed (or the list is routed), open.
     with committed_session(app) as s:
-        s.get(Consultation, cid).state = ConsultationState.held
+        c = s.get(Consultation, cid)
+        c.state, c.starts_at = ConsultationState.held, utcnow() - timedelta(minutes=10)
+        c.ends_at = utcnow() + timedelta(hours=2)
+    r = put(client, world, "conv_village", cid, kind="organiser")
+    assert (r.status_code, r.json["error"]) == (409, "phase_not_open")
+    with committed_session(app) as s:
+        s.get(Consultation, cid).ends_at = utcnow() - timedelta(minutes=1)
     assert put(client, world, "conv_village", cid, kind="organiser").status_code == 200
 
 
