@@ -9,10 +9,11 @@ from sqlalchemy.orm import selectinload
 from ..api import endpoint
 from ..auth.current import require_person
 from ..consultations import opinions
-from ..consultations.models import Consultation, OpinionItem, OpinionList
+from ..consultations.models import Consultation, OpinionItem, OpinionList, RoutingState
 from ..consultations.opinion_routes import _body_names, routing_out
 from ..consultations.rules import GROUP_LABELS, SCOPE_LABELS
 from ..db import get_session
+from ..errors import NotFound
 from ..org.models import Body, Platform, Region
 from ..topics.models import Topic
 from ..topics.services import reviewer_body_ids
@@ -197,6 +198,8 @@ def routing_items(routing_id: int):
     session = get_session()
     person = require_person()
     r = opinions.get_routing_or_404(session, routing_id, person)
+    if r.state is RoutingState.waiting:  # D18: not the body's to read before the review forwards
+        raise NotFound("该意见清单不存在", code="routing_not_found")
     items = opinions.items_for(session, r)
     lst = session.get(OpinionList, r.list_id)
     c = session.get(Consultation, lst.consultation_id)

@@ -402,3 +402,16 @@ def test_the_last_items_decision_is_on_the_trail_before_the_feedback_list(client
     assert decide(client, world, "rev_town_pc", iid, "not_adopted", WHY).status_code == 200
     kinds = [kind for kind, _ in topic_trail(app, world)]
     assert kinds[-2:] == ["item_decided", "feedback"]
+
+
+def test_a_copy_waiting_for_the_party_groups_review_is_not_readable_yet(client, app, world):
+    """D18: the county Party committee sees the county items only once the county CPPCC party
+    group forwards them: before that its copy's items are 404, as its inbox does not list it."""
+    routed = followup_world.routed_list(app, world, room="village", items=[
+        ("增开公交线路", "county")])
+    pc = routing_id(app, world, routed["list_id"], "county", "county_pc")
+    r = client.get(f"/api/routings/{pc}/items", headers=as_(world, "rev_county_pc"))
+    assert (r.status_code, r.json["error"]) == (404, "routing_not_found")
+    forward(client, app, world, routed["list_id"], "county")
+    r = client.get(f"/api/routings/{pc}/items", headers=as_(world, "rev_county_pc"))
+    assert r.status_code == 200 and [i["text"] for i in r.json["items"]] == ["增开公交线路"]
