@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from sqlalchemy import select
+from sqlalchemy import literal, select
 from sqlalchemy.orm import Session
 
 from ..audit.services import record
@@ -68,11 +68,26 @@ def get_item_for_staff_or_404(session: Session, item_id: int, person: Person) ->
     return track
 
 
-def _members(session: Session, ids: list[int]) -> set[int]:
+def _in_office():
+    """SQL: an active member role of an active person (joined on RoleAssignment)."""
+    return (RoleAssignment.role == Role.member, RoleAssignment.is_active.is_(True),
+            Person.is_active.is_(True))
+
+
+def _members(session: Session, ids: list[int], platform_path: str) -> set[int]:
+    """Those of `ids` in office as members of a CPPCC over the platform (D29: the county's or
+    the city's whose region contains the platform's)."""
     return set(session.scalars(
         select(RoleAssignment.person_id).join(Person, Person.id == RoleAssignment.person_id)
-        .where(RoleAssignment.person_id.in_(ids), RoleAssignment.role == Role.member,
-               RoleAssignment.is_active.is_(True), Person.is_active.is_(True))))
+        .join(Region, Region.id == RoleAssignment.region_id)
+        .where(RoleAssignment.person_id.in_(ids), *_in_office(),
+               literal(platform_path).startswith(Region.path))))
+
+
+def _is_member(session: Session, person: Person) -> bool:
+    return session.scalar(select(RoleAssignment.id).join(
+        Person, Person.id == RoleAssignment.person_id)
+        .where(RoleAssignment.person_id == person.id, *_in_office()).limit(1)) is not None
 
 
 def supervisors_of(session: Session, item_id: int) -> list[int]:
@@ -93,7 +108,7 @@ def flag_item(session: Session, *, actor: Person, item_id: int, reason: str,
     if not ids or len(ids) > MAX_MEMBERS:
         raise ValidationFailed(f"请指定 1 至 {MAX_MEMBERS} 名跟踪督办的委员",
                                code="members_required")
-    if _members(session, ids) != set(ids):
+    if _members(session, ids, _platform_of(session, item_id)[1]) != set(ids):
         raise ValidationFailed("只能指定在任的政协委员跟踪督办", code="not_a_member")
     track = tracks.track_for_update(session, item_id)
     named = set(supervisors_of(session, item_id))
@@ -203,6 +218,8 @@ def notes_of(session: Session, item_ids: list[int]) -> dict[int, list[dict]]:
 
 
 def my_items(session: Session, person: Person) -> list[ItemView]:
+    if not _is_member(session, person):  # a member whose term ended tracks nothing any more
+        return []
     ids = list(session.scalars(select(ItemSupervisor.item_id)
                                .where(ItemSupervisor.person_id == person.id)
                                .order_by(ItemSupervisor.id.desc())))
@@ -212,7 +229,7 @@ def my_items(session: Session, person: Person) -> list[ItemView]:
 def get_supervised_or_404(session: Session, item_id: int, person: Person) -> ItemSupervisor:
     row = session.scalar(select(ItemSupervisor).where(ItemSupervisor.item_id == item_id,
                                                       ItemSupervisor.person_id == person.id))
-    if row is None:
+    if row is None or not _is_member(session, person):
         raise _not_found()
     return row
 

@@ -129,3 +129,28 @@ def test_staff_see_overdue_items_of_their_jurisdiction(app, client, world, items
     assert client.get("/api/handling/overdue",
                       headers=as_(world, "other_staff")).get_json()["items"] == []
     assert flag(client, world, items[0], who="other_staff").status_code == 404
+
+
+def test_only_members_of_a_cppcc_over_the_platform_are_named_and_only_while_in_office(
+        app, client, world, items):
+    """D24/D29: the members who track an item belong to a CPPCC over its platform (this county's
+    or the city's) — another county's member is refused and sees nothing; a member whose role
+    ended no longer sees the item or adds notes."""
+    from app.org.models import RoleAssignment, Role
+
+    r = flag(client, world, items[0], members=("other_member",))
+    assert (r.status_code, r.get_json()["error"]) == (422, "not_a_member")
+    mine = client.get("/api/me/supervision", headers=as_(world, "other_member")).get_json()
+    assert mine["items"] == []
+    assert flag(client, world, items[0], members=("member", "member2")).status_code == 200
+    with committed_session(app) as s:
+        role = s.scalar(select(RoleAssignment).where(
+            RoleAssignment.person_id == world["people"]["member2"],
+            RoleAssignment.role == Role.member))
+        role.is_active = False
+    assert client.get("/api/me/supervision", headers=as_(world, "member2")).get_json()["items"] == []
+    r = client.post(f"/api/opinion-items/{items[0]}/supervision-notes",
+                    headers=as_(world, "member2"), json={"text": "卸任后补记"})
+    assert (r.status_code, r.get_json()["error"]) == (404, "item_not_found")
+    assert len(client.get("/api/me/supervision", headers=as_(world, "member"))
+               .get_json()["items"]) == 1
