@@ -39,7 +39,7 @@ from ..org.models import (
     Body, BodyKind, Person, Platform, PlatformMember, Region, Role, RoleAssignment,
 )
 from ..suggestions.models import Follow, Suggestion, Vote
-from ..topics.models import Topic
+from ..topics.models import Topic, TopicState
 from ..workdays import CHINA_TZ
 from .models import (
     COMMENT_MAX, KIND_LABELS, MAX_SCORE, MIN_SCORE, PHASE_LABELS, Evaluation, EvaluationKind,
@@ -323,8 +323,12 @@ def overall(by: dict[tuple, Tally]) -> Tally:
 
 
 def consultation_summary(session: Session, consultation_id: int) -> dict:
-    """Public figures of one consultation: no author, no comment (personal data stays out)."""
+    """Public figures of one consultation: no author, no comment (personal data stays out).
+    Public as its topic's results are: an approved topic on an active platform (404 otherwise)."""
     c = get_consultation(session, consultation_id)
+    if session.scalar(select(Topic.id).join(Platform, Platform.id == Topic.platform_id).where(
+            Topic.id == c.topic_id, *_public())) is None:
+        raise NotFound("该协商活动不存在", code="consultation_not_found")
     by = tallies(session, [c.id]).get(c.id, {})
     phases = open_phases(session, c)
     return {"consultation_id": c.id, "is_model_case": model_case_of(session, c.id) is not None,
@@ -405,6 +409,11 @@ def unmark_model_case(session: Session, *, actor: Person, consultation_id: int) 
     return True
 
 
+def _public():
+    """SQL: the topic is public (approved, on an active platform), as for its results page."""
+    return (Topic.state == TopicState.approved, Platform.is_active.is_(True))
+
+
 def model_cases(session: Session) -> list[dict]:
     """The public list (anyone): topic title, platform, date, reason and mean scores."""
     rows = session.execute(
@@ -412,6 +421,7 @@ def model_cases(session: Session) -> list[dict]:
         .join(Consultation, Consultation.id == ModelCase.consultation_id)
         .join(Topic, Topic.id == Consultation.topic_id)
         .join(Platform, Platform.id == Consultation.platform_id)
+        .where(*_public())
         .order_by(ModelCase.marked_at.desc(), ModelCase.id.desc())).all()
     t = tallies(session, [c.id for _, c, _, _ in rows])
     return [{"consultation_id": c.id, "topic_id": c.topic_id, "topic_title": title,

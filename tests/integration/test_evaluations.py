@@ -404,6 +404,14 @@ def test_model_case_mark_unmark_and_the_public_list(app, client, world, routed):
     assert case["held_on"] == held.astimezone(CHINA_TZ).date().isoformat()
     assert "张居民" not in str(cases) and "marked_by" not in str(cases)
     assert client.get(f"/api/consultations/{cid}/evaluations").json["is_model_case"] is True
+    # A topic later withdrawn (or its platform closed) leaves the public list, like its results.
+    from app.topics.models import Topic, TopicState
+    with committed_session(app) as s:
+        s.get(Topic, world["topics"]["village"]).state = TopicState.withdrawn
+    assert client.get("/api/model-cases").json["cases"] == []
+    assert client.get(f"/api/consultations/{cid}/evaluations").status_code == 404
+    with committed_session(app) as s:
+        s.get(Topic, world["topics"]["village"]).state = TopicState.approved
     r = client.post(path, json={"reason": "改为：协商流程规范"}, headers=h)
     assert r.status_code == 200 and r.json["reason"] == "改为：协商流程规范"
     assert client.delete(path, headers=h).status_code == 200
