@@ -18,7 +18,7 @@ from ..org.models import Body, Platform, Region
 from ..topics.models import Topic
 from ..topics.services import reviewer_body_ids
 from ..workdays import ESTIMATE_NOTICE
-from . import decisions
+from . import assignment, decisions
 from .decision_schemas import (
     AssignmentIn, BodyRef, DecisionOut, DepartmentList, DepartmentOut, ExtensionDecisionIn,
     ExtensionOut, ItemDecisionIn, ItemOut, QueueItemOut, ReviewQueue, RoutingItemsOut, TaskBrief,
@@ -127,7 +127,7 @@ def assign(item_id: int, body: AssignmentIn):
     `item_not_adopted`；部门不在本机构所在地区及下级 422 `department_not_allowed`。"""
     session = get_session()
     person = require_person()
-    decisions.assign_item(session, actor=person, item_id=item_id,
+    assignment.assign_item(session, actor=person, item_id=item_id,
                           lead_body_id=body.lead_body_id, co_body_ids=body.co_body_ids,
                           workdays=body.workdays)
     session.commit()
@@ -158,7 +158,7 @@ def extension_decision(request_id: int, body: ExtensionDecisionIn):
     """交办机构的审核人同意（办理期限改为申请的日期）或不同意（须说明理由）承办部门的延期申请；
     只能答复一次（本人重复同一答复按第一次的结果回答，不同答复 409 `extension_decided`）。"""
     session = get_session()
-    x = decisions.decide_extension(session, actor=require_person(), request_id=request_id,
+    x = assignment.decide_extension(session, actor=require_person(), request_id=request_id,
                                    approve=body.approve, note=body.note)
     session.commit()
     return extension_out(session, [x])[0]
@@ -215,7 +215,7 @@ def routing_items(routing_id: int):
 def departments():
     """本人所在审核机构所在地区及下级的职能部门（交办时从中选择牵头部门和协办部门）。"""
     session = get_session()
-    rows = decisions.departments_for(session, require_person())
+    rows = assignment.departments_for(session, require_person())
     regions = dict(session.execute(select(Region.id, Region.name).where(
         Region.id.in_({b.region_id for b in rows}))).all()) if rows else {}
     return DepartmentList(items=[DepartmentOut(id=b.id, name=b.name,

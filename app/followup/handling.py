@@ -43,7 +43,7 @@ from .models import (
 
 MAX_UPLOADS = 9
 TEXT_MAX = 2000
-# An extension is bounded like the assignment's time limit (decisions.WORKDAYS_MAX): at most
+# An extension is bounded like the assignment's time limit (assignment.WORKDAYS_MAX): at most
 # this many working days past the current due date, so no task is put off for ever (D20).
 EXTENSION_WORKDAYS_MAX = 60
 

@@ -273,7 +273,7 @@ class _Teller:
             decide_item(self.s, actor=actor, item_id=item_id, outcome=outcome, explanation=why)
 
     def _assign(self, d: int, item_id: int, workdays: int) -> int:
-        from ..followup.decisions import assign_item
+        from ..followup.assignment import assign_item
         from ..followup.models import HandlingTask
 
         with self.at(d, 15):
@@ -333,7 +333,7 @@ class _Teller:
         from ..evaluation.models import EvaluationKind, Phase
         from ..evaluation.services import evaluate, mark_model_case
         from ..followup import handling
-        from ..followup.decisions import decide_extension
+        from ..followup.assignment import decide_extension
         from ..followup.models import ExtensionRequest, HandlingTask, Outcome
 
         s = self.s

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from app.audit.models import AuditEntry
 from app.errors import ValidationFailed
-from app.followup import decisions
+from app.followup import assignment
 from app.followup.models import (
     ExtensionRequest, ExtensionState, HandlingTask, ItemState, ItemTrack, TaskEvent,
 )
@@ -122,7 +122,7 @@ def test_a_due_date_in_the_past_is_422(app, world, client):
     with committed_session(app) as s:
         actor = s.get(Person, world["people"]["rev_county_gov"])
         with pytest.raises(ValidationFailed) as e:
-            decisions.assign_item(s, actor=actor, item_id=iid,
+            assignment.assign_item(s, actor=actor, item_id=iid,
                                   lead_body_id=world["bodies"]["housing"], co_body_ids=[],
                                   workdays=3, today=date(2025, 1, 6))
         assert e.value.code == "due_in_past"

@@ -536,14 +536,14 @@ def test_the_demo_town_reviewer_can_assign_what_they_adopt_and_the_handler_sees_
     """A newcomer signed in as the town's party reviewer adopts a local item of the routed demo
     topic: D20 needs a department in the town to give it to (GET /api/departments lists the
     deciding body's region and below), and the demo handler sees the task."""
-    from app.followup import decisions, handling
+    from app.followup import assignment, decisions, handling
     from app.followup.models import HandlingTask, ItemState, ItemTrack
     from app.org.demo_people import find_demo_person
 
     _seed(session)
     reviewer = session.get(Person, find_demo_person(session, "party_reviewer").person_id)
     handler = session.get(Person, find_demo_person(session, "dept_handler").person_id)
-    offices = decisions.departments_for(session, reviewer)
+    offices = assignment.departments_for(session, reviewer)
     assert offices, "the town has no department to assign to"
     awaiting = decisions.review_queue(session, reviewer)["awaiting"]
     assert awaiting  # the routed demo topic's local items wait for this reviewer
@@ -551,7 +551,7 @@ def test_the_demo_town_reviewer_can_assign_what_they_adopt_and_the_handler_sees_
                                                    ItemTrack.current_scope == "local")
                            .order_by(ItemTrack.item_id))
     decisions.decide_item(session, actor=reviewer, item_id=track.item_id, outcome="adopted")
-    decisions.assign_item(session, actor=reviewer, item_id=track.item_id,
+    assignment.assign_item(session, actor=reviewer, item_id=track.item_id,
                           lead_body_id=offices[0].id, workdays=10)
     task = session.scalar(select(HandlingTask).where(HandlingTask.item_id == track.item_id))
     assert task.id in {t.id for t in handling.list_tasks(session, handler)}
