@@ -1,5 +1,5 @@
 """Per-item decisions, assignment and extension answers (D19–D23): the reviewers' API. Thin: the
-rules are in decisions.py; each request commits once."""
+rules are in decisions.py and assignment.py; each request commits once."""
 from __future__ import annotations
 
 from flask import Blueprint
